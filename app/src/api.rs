@@ -1,0 +1,15 @@
+//! Server functions: the page's first data comes through here (rendered on the server, then
+//! carried into the hydrated page), later data over the live WebSocket.
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::Json;
+
+use crate::wire::{Filter, View};
+
+/// The current view for a filter.
+#[server(prefix = "/api/fn", input = Json)]
+pub async fn load_view(filter: Filter) -> Result<View, ServerFnError> {
+    let source = use_context::<crate::ssr::ViewSourceHandle>()
+        .ok_or_else(|| ServerFnError::new("the server provides no view source"))?;
+    source.0.view(filter).await.map_err(ServerFnError::new)
+}

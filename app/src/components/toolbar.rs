@@ -1,0 +1,240 @@
+//! The top bar: scope (environment, deployment), time range, connection state, theme.
+//! Every filter change is a navigation to a new URL query, so the URL always reproduces the view.
+
+use std::collections::BTreeSet;
+
+use leptos::prelude::*;
+use leptos_router::NavigateOptions;
+use leptos_router::hooks::{use_location, use_navigate};
+
+use crate::live::{ConnectionState, LiveView};
+use crate::panels::Theme;
+use crate::url::filter_query;
+use crate::wire::{DeploymentRef, Filter, TimeRange};
+
+/// The top bar.
+#[component]
+pub fn Toolbar(
+    /// The filter in the URL.
+    filter: Memo<Filter>,
+    /// Deployments the server knows.
+    deployments: Signal<Vec<DeploymentRef>>,
+    /// The live connection.
+    live: LiveView,
+) -> impl IntoView {
+    let navigate = use_navigate();
+    let location = use_location();
+    let link = move |next: &Filter| format!("{}{}", location.pathname.get(), filter_query(next));
+    let go = {
+        let navigate = navigate.clone();
+        move |next: Filter| {
+            let target = format!(
+                "{}{}",
+                location.pathname.get_untracked(),
+                filter_query(&next)
+            );
+            navigate(&target, NavigateOptions::default());
+        }
+    };
+
+    let environments = move || {
+        deployments.with(|all| {
+            all.iter()
+                .map(|d| d.environment.clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+        })
+    };
+    let deployment_names = move || {
+        let environment = filter.with(|f| f.environment.clone());
+        deployments.with(|all| {
+            all.iter()
+                .filter(|d| environment.as_ref().is_none_or(|e| *e == d.environment))
+                .map(|d| d.deployment.clone())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+        })
+    };
+
+    let on_environment = {
+        let go = go.clone();
+        move |event: leptos::ev::Event| {
+            let value = event_target_value(&event);
+            let mut next = filter.get_untracked();
+            next.environment = Some(value).filter(|v| !v.is_empty());
+            let still_there = deployments.with_untracked(|all| {
+                all.iter().any(|d| {
+                    next.deployment.as_ref() == Some(&d.deployment)
+                        && next
+                            .environment
+                            .as_ref()
+                            .is_none_or(|e| *e == d.environment)
+                })
+            });
+            if !still_there {
+                next.deployment = None;
+            }
+            go(next);
+        }
+    };
+    let on_deployment = move |event: leptos::ev::Event| {
+        let value = event_target_value(&event);
+        let mut next = filter.get_untracked();
+        next.deployment = Some(value).filter(|v| !v.is_empty());
+        go(next);
+    };
+
+    let theme = use_context::<RwSignal<Theme>>().unwrap_or_else(|| RwSignal::new(Theme::Light));
+    let clock = ticking_clock();
+    let badge = move || {
+        let state = live.state.get();
+        let ago = live
+            .last_message_ms
+            .get()
+            .map(|at| ((clock.get() - at) / 1000.0).max(0.0).floor());
+        match state {
+            ConnectionState::Connecting => "Connecting…".to_owned(),
+            ConnectionState::Reconnecting => "Reconnecting…".to_owned(),
+            ConnectionState::Failed => {
+                "Disconnected: protocol mismatch, reload the page".to_owned()
+            }
+            ConnectionState::Live => match ago {
+                Some(seconds) if seconds >= 1.0 => format!("Live · updated {seconds} s ago"),
+                _ => "Live · updated just now".to_owned(),
+            },
+        }
+    };
+    let state_name = move || match live.state.get() {
+        ConnectionState::Connecting => "connecting",
+        ConnectionState::Live => "live",
+        ConnectionState::Reconnecting => "reconnecting",
+        ConnectionState::Failed => "failed",
+    };
+
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/" aria-label="inferscope home">
+                <svg class="logo" viewBox="0 0 24 24" aria-hidden="true">
+                    <rect x="2" y="2" width="20" height="20" rx="6"></rect>
+                    <path d="M7 15l3-4 3 3 4-6" fill="none" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"></path>
+                </svg>
+                <span>"inferscope"</span>
+            </a>
+            <span class="crumb-sep" aria-hidden="true">"/"</span>
+            <label class="picker">
+                <span class="picker-label">"Environment"</span>
+                <select name="environment" on:change=on_environment>
+                    <option value="" selected=move || filter.with(|f| f.environment.is_none())>
+                        "All"
+                    </option>
+                    {move || {
+                        environments()
+                            .into_iter()
+                            .map(|name| {
+                                let selected = {
+                                    let name = name.clone();
+                                    move || filter.with(|f| f.environment.as_ref() == Some(&name))
+                                };
+                                view! { <option value=name.clone() selected=selected>{name.clone()}</option> }
+                            })
+                            .collect_view()
+                    }}
+                </select>
+            </label>
+            <span class="crumb-sep" aria-hidden="true">"/"</span>
+            <label class="picker">
+                <span class="picker-label">"Deployment"</span>
+                <select name="deployment" on:change=on_deployment>
+                    <option value="" selected=move || filter.with(|f| f.deployment.is_none())>
+                        "All"
+                    </option>
+                    {move || {
+                        deployment_names()
+                            .into_iter()
+                            .map(|name| {
+                                let selected = {
+                                    let name = name.clone();
+                                    move || filter.with(|f| f.deployment.as_ref() == Some(&name))
+                                };
+                                view! { <option value=name.clone() selected=selected>{name.clone()}</option> }
+                            })
+                            .collect_view()
+                    }}
+                </select>
+            </label>
+            <div class="spacer"></div>
+            <nav class="ranges" aria-label="Time range">
+                {TimeRange::ALL
+                    .into_iter()
+                    .map(|range| {
+                        let href = move || {
+                            let mut next = filter.get();
+                            next.range = range;
+                            link(&next)
+                        };
+                        let active = move || filter.with(|f| f.range == range);
+                        view! {
+                            <a
+                                href=href
+                                class="range"
+                                class:active=active
+                                aria-current=move || active().then_some("true")
+                                data-range=range.as_param()
+                            >
+                                {range_label(range)}
+                            </a>
+                        }
+                    })
+                    .collect_view()}
+            </nav>
+            <div class="connection" data-state=state_name role="status" aria-live="polite">
+                <span class="dot"></span>
+                <span class="connection-text">{badge}</span>
+            </div>
+            <button
+                class="theme-toggle"
+                type="button"
+                title="Switch light / dark theme"
+                aria-label="Switch light / dark theme"
+                on:click=move |_| theme.update(|t| *t = t.toggled())
+            >
+                <svg class="icon-moon" viewBox="0 0 24 24" aria-hidden="true">
+                    <path d="M20 14.5A8 8 0 0 1 9.5 4a8 8 0 1 0 10.5 10.5z"></path>
+                </svg>
+                <svg class="icon-sun" viewBox="0 0 24 24" aria-hidden="true">
+                    <circle cx="12" cy="12" r="4"></circle>
+                    <path d="M12 2v2M12 20v2M4.9 4.9l1.4 1.4M17.7 17.7l1.4 1.4M2 12h2M20 12h2M4.9 19.1l1.4-1.4M17.7 6.3l1.4-1.4" fill="none" stroke-width="2" stroke-linecap="round"></path>
+                </svg>
+            </button>
+        </header>
+    }
+}
+
+fn range_label(range: TimeRange) -> &'static str {
+    match range {
+        TimeRange::Last5m => "Live 5m",
+        TimeRange::Last15m => "15m",
+        TimeRange::Last1h => "1h",
+    }
+}
+
+/// The browser clock (Unix milliseconds), ticking once a second; constant on the server.
+#[cfg(feature = "hydrate")]
+fn ticking_clock() -> RwSignal<f64> {
+    let clock = RwSignal::new(js_sys::Date::now());
+    match set_interval_with_handle(
+        move || clock.set(js_sys::Date::now()),
+        std::time::Duration::from_secs(1),
+    ) {
+        Ok(handle) => on_cleanup(move || handle.clear()),
+        Err(error) => leptos::logging::warn!("clock does not tick: {error:?}"),
+    }
+    clock
+}
+
+#[cfg(not(feature = "hydrate"))]
+fn ticking_clock() -> RwSignal<f64> {
+    RwSignal::new(0.0)
+}

@@ -1,0 +1,104 @@
+//! Numbers as a person would write them: `612 ms`, `1.84 s`, `286 req/s`, `2.4%`.
+
+/// A duration in seconds: milliseconds below one second, seconds above.
+pub fn seconds(value: f64) -> String {
+    if !value.is_finite() {
+        return "–".into();
+    }
+    if value < 1.0 {
+        let ms = value * 1000.0;
+        if ms < 10.0 {
+            format!("{ms:.1} ms")
+        } else {
+            format!("{ms:.0} ms")
+        }
+    } else if value < 10.0 {
+        format!("{value:.2} s")
+    } else if value < 100.0 {
+        format!("{value:.1} s")
+    } else {
+        format!("{value:.0} s")
+    }
+}
+
+/// A plain quantity with sensible precision (`0.42`, `4.2`, `42`, `4,200`).
+pub fn number(value: f64) -> String {
+    if !value.is_finite() {
+        return "–".into();
+    }
+    let magnitude = value.abs();
+    if magnitude == 0.0 {
+        "0".into()
+    } else if magnitude < 1.0 {
+        format!("{value:.2}")
+    } else if magnitude < 10.0 {
+        let text = format!("{value:.1}");
+        text.strip_suffix(".0").map_or(text.clone(), str::to_owned)
+    } else {
+        group_thousands(value.round() as i64)
+    }
+}
+
+/// Requests per second.
+pub fn rate(value: f64) -> String {
+    format!("{} req/s", number(value))
+}
+
+/// A ratio (0–1) as a percentage with two significant digits at most.
+pub fn percent(ratio: f64) -> String {
+    if !ratio.is_finite() {
+        return "–".into();
+    }
+    let percent = ratio * 100.0;
+    if percent == 0.0 {
+        "0%".into()
+    } else if percent < 1.0 {
+        format!("{percent:.2}%")
+    } else if percent < 10.0 {
+        format!("{percent:.1}%")
+    } else {
+        format!("{percent:.0}%")
+    }
+}
+
+fn group_thousands(value: i64) -> String {
+    let digits = value.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if value < 0 {
+        out.push('-');
+    }
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_switch_units() {
+        assert_eq!(seconds(0.0042), "4.2 ms");
+        assert_eq!(seconds(0.612), "612 ms");
+        assert_eq!(seconds(1.844), "1.84 s");
+        assert_eq!(seconds(61.0), "61.0 s");
+        assert_eq!(seconds(f64::NAN), "–");
+    }
+
+    #[test]
+    fn numbers_rates_and_percentages() {
+        assert_eq!(number(0.0), "0");
+        assert_eq!(number(0.456), "0.46");
+        assert_eq!(number(3.0), "3");
+        assert_eq!(number(3.26), "3.3");
+        assert_eq!(number(4200.4), "4,200");
+        assert_eq!(rate(286.2), "286 req/s");
+        assert_eq!(percent(0.024), "2.4%");
+        assert_eq!(percent(0.0012), "0.12%");
+        assert_eq!(percent(0.5), "50%");
+    }
+}

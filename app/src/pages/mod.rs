@@ -1,0 +1,3 @@
+//! Pages, one module each.
+
+pub mod dashboard;

@@ -1,0 +1,20 @@
+//! What the server provides to the page's server rendering (feature `ssr` only).
+//!
+//! `app` never depends on the server crate: the server implements [`ViewSource`] and provides a
+//! [`ViewSourceHandle`] as Leptos context; the `load_view` server function reads it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::wire::{Filter, View};
+
+/// Computes views for the server rendering.
+pub trait ViewSource: Send + Sync + 'static {
+    /// The current view for `filter`, or why there is none.
+    fn view(&self, filter: Filter) -> Pin<Box<dyn Future<Output = Result<View, String>> + Send>>;
+}
+
+/// A shareable [`ViewSource`], provided as context by the server.
+#[derive(Clone)]
+pub struct ViewSourceHandle(pub Arc<dyn ViewSource>);

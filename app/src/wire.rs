@@ -1,0 +1,433 @@
+//! Everything that crosses the network: the live protocol (WebSocket) and the query API (HTTP).
+//!
+//! This is the only module with serialisable types. The server converts its store and query
+//! results into these at its edge; the browser and any other client read them as JSON.
+//! `docs/LIVE.md` is the prose version of this file; keep the two in step.
+//!
+//! # The live protocol in one paragraph
+//! A client opens `/api/v1/live` and sends [`ClientMessage::Subscribe`] naming a [`Filter`]. The
+//! server answers with one [`ServerMessage::Snapshot`] holding the whole [`View`], then a
+//! [`ServerMessage::Delta`] whenever something changed (at most about once a second). Every
+//! message of a stream carries the stream's id and a sequence number that grows by one per
+//! message. A client that reconnects sends `Subscribe` again with a [`Resume`] naming the stream
+//! and the last sequence number it applied: it gets exactly the deltas it missed, or a fresh
+//! snapshot when they are no longer kept. A client too slow to keep up is not buffered without
+//! bound: it gets a fresh snapshot whose `skipped` field says how many deltas it never saw.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of the live protocol. A client sends the version it speaks in `Subscribe`; a server
+/// that speaks another answers with [`ErrorCode::UnsupportedProtocol`].
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Path of the WebSocket endpoint.
+pub const LIVE_PATH: &str = "/api/v1/live";
+
+/// Path of the HTTP endpoint that returns one [`View`] as JSON (query parameters as in the page URL).
+pub const VIEW_PATH: &str = "/api/v1/view";
+
+/// Path of the HTTP endpoint that returns scrape health, one [`TargetHealth`] per target.
+pub const TARGETS_PATH: &str = "/api/v1/targets";
+
+/// What a view shows: a scope (environment, deployment) and a time range.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Filter {
+    /// Only this environment. Absent: every environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// Only this deployment (in every environment the other field allows). Absent: all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment: Option<String>,
+    /// The live window ending now. Absent: [`TimeRange::default`].
+    #[serde(default)]
+    pub range: TimeRange,
+}
+
+/// A live window that ends now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TimeRange {
+    /// The last five minutes.
+    #[serde(rename = "5m")]
+    Last5m,
+    /// The last fifteen minutes.
+    #[default]
+    #[serde(rename = "15m")]
+    Last15m,
+    /// The last hour.
+    #[serde(rename = "1h")]
+    Last1h,
+}
+
+impl TimeRange {
+    /// Every range, in the order the page offers them.
+    pub const ALL: [TimeRange; 3] = [TimeRange::Last5m, TimeRange::Last15m, TimeRange::Last1h];
+
+    /// Length of the window in milliseconds.
+    pub fn duration_ms(self) -> i64 {
+        match self {
+            TimeRange::Last5m => 5 * 60_000,
+            TimeRange::Last15m => 15 * 60_000,
+            TimeRange::Last1h => 60 * 60_000,
+        }
+    }
+
+    /// The value used in URLs and on the wire (`5m`, `15m`, `1h`).
+    pub fn as_param(self) -> &'static str {
+        match self {
+            TimeRange::Last5m => "5m",
+            TimeRange::Last15m => "15m",
+            TimeRange::Last1h => "1h",
+        }
+    }
+
+    /// Parses the URL form; `None` for anything else.
+    pub fn from_param(value: &str) -> Option<TimeRange> {
+        TimeRange::ALL
+            .into_iter()
+            .find(|range| range.as_param() == value)
+    }
+}
+
+/// The panels of the dashboard, in page order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PanelId {
+    /// Requests per second by status class.
+    InferenceVolume,
+    /// End-to-end response time percentiles, in seconds.
+    ResponseTime,
+    /// Replicas active and starting.
+    Replicas,
+    /// Requests in progress and queued, summed over replicas.
+    ConcurrentRequests,
+}
+
+impl PanelId {
+    /// Every panel, in page order.
+    pub const ALL: [PanelId; 4] = [
+        PanelId::InferenceVolume,
+        PanelId::ResponseTime,
+        PanelId::Replicas,
+        PanelId::ConcurrentRequests,
+    ];
+}
+
+/// One line of a panel. Series of a panel are listed in the order of this enum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum SeriesId {
+    /// Requests answered 200–299, per second.
+    #[serde(rename = "2xx")]
+    Status2xx,
+    /// Requests answered 400–499, per second.
+    #[serde(rename = "4xx")]
+    Status4xx,
+    /// Requests answered 500–599, per second.
+    #[serde(rename = "5xx")]
+    Status5xx,
+    /// Median.
+    #[serde(rename = "p50")]
+    P50,
+    /// 90th percentile.
+    #[serde(rename = "p90")]
+    P90,
+    /// 95th percentile.
+    #[serde(rename = "p95")]
+    P95,
+    /// 99th percentile.
+    #[serde(rename = "p99")]
+    P99,
+    /// Replicas ready to serve.
+    #[serde(rename = "active")]
+    Active,
+    /// Replicas started but not yet ready (paying their cold start).
+    #[serde(rename = "starting")]
+    Starting,
+    /// Requests being processed by a replica.
+    #[serde(rename = "in_progress")]
+    InProgress,
+    /// Requests waiting for a free replica slot.
+    #[serde(rename = "queued")]
+    Queued,
+}
+
+/// One point: `[time in Unix milliseconds, value]`. A `null` value is a gap: no data for that
+/// step (the target was down, stale, or had not reported yet), drawn as a break in the line.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Point(pub i64, pub Option<f64>);
+
+/// One line of a panel over the view's window, oldest point first, one point per step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    /// Which line this is.
+    pub id: SeriesId,
+    /// Points on the step grid, ascending by time.
+    pub points: Vec<Point>,
+}
+
+/// One panel's data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Panel {
+    /// Which panel.
+    pub id: PanelId,
+    /// Its lines. A line no target reports is absent rather than empty.
+    pub series: Vec<Series>,
+    /// For percentile panels: the largest finite histogram bucket bound among the merged
+    /// histograms. A percentile whose rank falls into the `+Inf` bucket is reported as exactly
+    /// this value and means "above this". Absent when no histogram was merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_bucket: Option<f64>,
+}
+
+impl Panel {
+    /// The series with this id, if the panel has it.
+    pub fn series(&self, id: SeriesId) -> Option<&Series> {
+        self.series.iter().find(|series| series.id == id)
+    }
+}
+
+/// One environment and deployment that some target reports.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct DeploymentRef {
+    /// Environment name, e.g. `production`.
+    pub environment: String,
+    /// Deployment name, e.g. `chat-llm`.
+    pub deployment: String,
+}
+
+/// The whole state of a view: what a snapshot carries and what deltas keep up to date.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct View {
+    /// The filter this view answers (normalised by the server).
+    pub filter: Filter,
+    /// Start of the window, Unix milliseconds (inclusive): the first point's time.
+    pub start_ms: i64,
+    /// End of the window, Unix milliseconds (inclusive): the last point's time.
+    pub end_ms: i64,
+    /// Distance between points, milliseconds.
+    pub step_ms: i64,
+    /// Every deployment known to the server, sorted, for the filter menus.
+    pub deployments: Vec<DeploymentRef>,
+    /// The panels, in [`PanelId::ALL`] order.
+    pub panels: Vec<Panel>,
+}
+
+impl View {
+    /// The panel with this id, if present.
+    pub fn panel(&self, id: PanelId) -> Option<&Panel> {
+        self.panels.iter().find(|panel| panel.id == id)
+    }
+
+    /// Applies a delta in place, as every client must (see [`ViewDelta`]).
+    pub fn apply(&mut self, delta: &ViewDelta) {
+        self.start_ms = delta.start_ms;
+        self.end_ms = delta.end_ms;
+        if let Some(deployments) = &delta.deployments {
+            self.deployments.clone_from(deployments);
+        }
+        for panel_delta in &delta.panels {
+            let position = self
+                .panels
+                .iter()
+                .position(|panel| panel.id == panel_delta.id);
+            let panel = match position {
+                Some(index) => &mut self.panels[index],
+                None => {
+                    self.panels.push(Panel {
+                        id: panel_delta.id,
+                        series: Vec::new(),
+                        top_bucket: None,
+                    });
+                    let last = self.panels.len() - 1;
+                    &mut self.panels[last]
+                }
+            };
+            panel.top_bucket = panel_delta.top_bucket;
+            for series_delta in &panel_delta.series {
+                let position = panel.series.iter().position(|s| s.id == series_delta.id);
+                let series = match position {
+                    Some(index) => &mut panel.series[index],
+                    None => {
+                        panel.series.push(Series {
+                            id: series_delta.id,
+                            points: Vec::new(),
+                        });
+                        let last = panel.series.len() - 1;
+                        &mut panel.series[last]
+                    }
+                };
+                series
+                    .points
+                    .retain(|Point(time_ms, _)| *time_ms < series_delta.from_ms);
+                series.points.extend_from_slice(&series_delta.points);
+            }
+            for removed in &panel_delta.removed {
+                panel.series.retain(|series| series.id != *removed);
+            }
+            panel.series.sort_by_key(|series| series.id);
+        }
+        self.panels.sort_by_key(|panel| panel.id);
+        let start_ms = self.start_ms;
+        for panel in &mut self.panels {
+            for series in &mut panel.series {
+                series
+                    .points
+                    .retain(|Point(time_ms, _)| *time_ms >= start_ms);
+            }
+        }
+    }
+}
+
+/// What changed in a view since the previous message of the stream.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ViewDelta {
+    /// New start of the window. Points older than this are dropped from every series.
+    pub start_ms: i64,
+    /// New end of the window.
+    pub end_ms: i64,
+    /// The new deployment list. Absent: unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployments: Option<Vec<DeploymentRef>>,
+    /// Panels with a change. A panel not listed has not changed (apart from the window moving).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub panels: Vec<PanelDelta>,
+}
+
+impl ViewDelta {
+    /// True when the delta changes nothing but could still move the window.
+    pub fn is_empty(&self) -> bool {
+        self.deployments.is_none() && self.panels.is_empty()
+    }
+}
+
+/// What changed in one panel.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PanelDelta {
+    /// Which panel.
+    pub id: PanelId,
+    /// The panel's `top_bucket` now (always sent; absent means none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_bucket: Option<f64>,
+    /// Series with new or revised points. A series not listed has not changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<SeriesDelta>,
+    /// Series no target reports any more: remove them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<SeriesId>,
+}
+
+/// New and revised points of one series.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeriesDelta {
+    /// Which series (created if the client has not seen it).
+    pub id: SeriesId,
+    /// Drop every point at or after this time, then append `points`. The last points of a live
+    /// view are revised while late scrapes arrive; this is how.
+    pub from_ms: i64,
+    /// The replacement points, ascending by time, all at or after `from_ms`.
+    pub points: Vec<Point>,
+}
+
+/// Identifies a stream of messages for one filter on one server run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct StreamId(pub u64);
+
+/// Where a reconnecting client left off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resume {
+    /// The stream it was reading.
+    pub stream: StreamId,
+    /// The last sequence number it applied.
+    pub seq: u64,
+}
+
+/// Messages from a client to the server, as JSON text frames tagged by `type`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// Start (or replace) this connection's subscription.
+    Subscribe {
+        /// The protocol version the client speaks ([`PROTOCOL_VERSION`]).
+        protocol: u32,
+        /// What to watch.
+        filter: Filter,
+        /// Where the client left off, when it reconnects. Absent: start with a snapshot.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<Resume>,
+    },
+}
+
+/// Messages from the server to a client, as JSON text frames tagged by `type`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// The whole view. Replaces anything the client held.
+    Snapshot {
+        /// The protocol version of the server.
+        protocol: u32,
+        /// The stream this subscription reads; name it in [`Resume`].
+        stream: StreamId,
+        /// Sequence number of this message. The next delta carries `seq + 1`.
+        seq: u64,
+        /// Deltas this client did not receive because it was too slow or resumed too late
+        /// (0 on a first subscription). The snapshot already includes their effect.
+        skipped: u64,
+        /// The view.
+        view: View,
+    },
+    /// A change to the view.
+    Delta {
+        /// The stream.
+        stream: StreamId,
+        /// Sequence number: exactly one more than the previous message of the stream. A gap
+        /// means the client must resubscribe (it cannot happen on one open connection).
+        seq: u64,
+        /// The change.
+        delta: ViewDelta,
+    },
+    /// The server could not act on a client message. The connection stays open unless the
+    /// code says otherwise.
+    Error {
+        /// Machine-readable reason.
+        code: ErrorCode,
+        /// Human-readable explanation.
+        message: String,
+    },
+}
+
+/// Why the server refused a client message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame was not a valid [`ClientMessage`].
+    BadMessage,
+    /// The client speaks another protocol version; the server closes the connection.
+    UnsupportedProtocol,
+    /// The server has as many streams as it will keep; try again later.
+    Overloaded,
+}
+
+/// Scrape health of one target, as the targets API returns it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetHealth {
+    /// The URL scraped.
+    pub url: String,
+    /// Environment label.
+    pub environment: String,
+    /// Deployment label.
+    pub deployment: String,
+    /// Replica label (empty for a deployment-level exporter such as a router).
+    pub replica: String,
+    /// Whether the last scrape succeeded.
+    pub up: bool,
+    /// Unix milliseconds of the last scrape attempt, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_scrape_ms: Option<i64>,
+    /// Duration of the last scrape attempt in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_duration_seconds: Option<f64>,
+    /// Samples the last successful scrape returned.
+    pub samples_scraped: u64,
+    /// Why the last scrape failed, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}

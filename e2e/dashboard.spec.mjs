@@ -1,0 +1,198 @@
+// End-to-end tests of the dashboard in headless Chromium against the real server running the
+// built-in demo fleet. Screenshots land in target/e2e/ for people to look at.
+import { test, expect } from '@playwright/test';
+import { mkdirSync, writeFileSync } from 'node:fs';
+
+const BASE = process.env.INFERSCOPE_URL ?? 'http://127.0.0.1:3000';
+const PANELS = ['inference_volume', 'response_time', 'replicas', 'concurrent_requests'];
+const SHOTS = 'target/e2e';
+mkdirSync(SHOTS, { recursive: true });
+
+// Finds, in the page, how many non-null points each panel's chart holds, and the newest time.
+function chartStats(keys) {
+  const stats = {};
+  for (const key of keys) {
+    const element = document.getElementById(`chart-${key}`);
+    const chart = element && window.echarts && window.echarts.getInstanceByDom(element);
+    if (!chart) {
+      stats[key] = { points: 0, newest: 0, series: [] };
+      continue;
+    }
+    const series = chart.getOption().series ?? [];
+    let points = 0;
+    let newest = 0;
+    for (const line of series) {
+      for (const [time, value] of line.data) {
+        if (value !== null && value !== undefined) {
+          points += 1;
+          newest = Math.max(newest, time);
+        }
+      }
+    }
+    stats[key] = { points, newest, series: series.map((s) => s.name) };
+  }
+  return stats;
+}
+
+// Waits until the demo fleet has produced data for a view (the server just started).
+async function waitForData(request, query) {
+  await expect
+    .poll(
+      async () => {
+        const response = await request.get(`${BASE}/api/v1/view?${query}`);
+        if (!response.ok()) return false;
+        const view = await response.json();
+        const volume = view.panels.find((p) => p.id === 'inference_volume');
+        const latency = view.panels.find((p) => p.id === 'response_time');
+        const hasValue = (panel) =>
+          panel && panel.series.some((s) => s.points.some(([, value]) => value !== null));
+        return hasValue(volume) && hasValue(latency);
+      },
+      { timeout: 90_000, intervals: [1000] },
+    )
+    .toBe(true);
+}
+
+test('the first paint is server-rendered with the layout, filters and current values', async ({ request }) => {
+  await waitForData(request, 'environment=production&deployment=chat-llm&range=5m');
+  const response = await request.get(`${BASE}/?environment=production&deployment=chat-llm&range=5m`);
+  expect(response.ok()).toBe(true);
+  const html = await response.text();
+  for (const title of ['Inference volume', 'Response time', 'Replicas', 'Concurrent requests']) {
+    expect(html).toContain(title);
+  }
+  expect(html).toContain('name="environment"');
+  expect(html).toContain('name="deployment"');
+  // The selected scope and the current values are in the HTML before any script runs.
+  expect(html).toMatch(/<option value="chat-llm" selected/);
+  expect(html).toMatch(/[\d.,]+ req\/s now/);
+  expect(html).toMatch(/p99 [>\d.\s]+m?s now/);
+  expect(html).toMatch(/\d+ active · \d+ starting/);
+});
+
+test('the dashboard hydrates, draws every panel, goes live and follows the filter', async ({ page, request }) => {
+  await waitForData(request, 'environment=production&deployment=chat-llm&range=5m');
+  const problems = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(message.text());
+  });
+  page.on('pageerror', (error) => problems.push(String(error)));
+  // Record when the first chart holds data, measured from navigation start.
+  await page.addInitScript(() => {
+    const check = () => {
+      const element = document.getElementById('chart-inference_volume');
+      const chart = element && window.echarts && window.echarts.getInstanceByDom(element);
+      const series = chart ? chart.getOption().series ?? [] : [];
+      if (series.some((s) => s.data.some(([, v]) => v !== null))) {
+        window.__firstChartMs = performance.now();
+      } else {
+        requestAnimationFrame(check);
+      }
+    };
+    requestAnimationFrame(check);
+  });
+
+  await page.goto(`${BASE}/?environment=production&deployment=chat-llm&range=5m`);
+  await expect(page.locator('.connection')).toHaveAttribute('data-state', 'live', { timeout: 30_000 });
+
+  await expect
+    .poll(async () => {
+      const stats = await page.evaluate(chartStats, PANELS);
+      return PANELS.filter((key) => stats[key].points > 0);
+    }, { timeout: 30_000 })
+    .toEqual(PANELS);
+  const firstChartMs = await page.evaluate(() => window.__firstChartMs);
+  expect(firstChartMs).toBeGreaterThan(0);
+  console.log(`e2e: page load to first chart with data: ${Math.round(firstChartMs)} ms`);
+
+  const before = await page.evaluate(chartStats, PANELS);
+  expect(before.inference_volume.series).toEqual(['2xx', '4xx', '5xx']);
+  expect(before.response_time.series).toEqual(['p99', 'p95', 'p90', 'p50']);
+  // New live data arrives: deltas keep coming and the newest point moves forward.
+  const messagesBefore = Number(await page.locator('.grid').getAttribute('data-live-messages'));
+  await expect
+    .poll(async () => (await page.evaluate(chartStats, PANELS)).inference_volume.newest, { timeout: 20_000 })
+    .toBeGreaterThan(before.inference_volume.newest);
+  const messagesAfter = Number(await page.locator('.grid').getAttribute('data-live-messages'));
+  expect(messagesAfter).toBeGreaterThan(messagesBefore);
+
+  await page.screenshot({ path: `${SHOTS}/dashboard-light.png`, fullPage: true });
+  await page.click('.theme-toggle');
+  await expect(page.locator('html')).toHaveAttribute('data-theme', 'dark');
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: `${SHOTS}/dashboard-dark.png`, fullPage: true });
+  await page.click('.theme-toggle');
+
+  // Change the deployment: the URL and the data follow.
+  const chatReplicas = await page.evaluate(() => {
+    const chart = window.echarts.getInstanceByDom(document.getElementById('chart-replicas'));
+    return JSON.stringify(chart.getOption().series.map((s) => s.data));
+  });
+  await page.selectOption('select[name="deployment"]', 'embedder');
+  await expect(page).toHaveURL(/deployment=embedder/);
+  await expect(page).toHaveURL(/environment=production/);
+  await expect(page.locator('.grid')).toHaveAttribute('data-view-deployment', 'embedder', { timeout: 15_000 });
+  await expect
+    .poll(async () => {
+      const stats = await page.evaluate(chartStats, PANELS);
+      return PANELS.filter((key) => stats[key].points > 0).length;
+    }, { timeout: 30_000 })
+    .toBe(PANELS.length);
+  const embedderReplicas = await page.evaluate(() => {
+    const chart = window.echarts.getInstanceByDom(document.getElementById('chart-replicas'));
+    return JSON.stringify(chart.getOption().series.map((s) => s.data));
+  });
+  expect(embedderReplicas).not.toEqual(chatReplicas);
+  // The embedder answers in milliseconds, the chat model in seconds: the summary says so.
+  await expect(page.locator('[data-panel="response_time"] .now')).toHaveText(/p99 [\d.]+ ms now/, { timeout: 30_000 });
+
+  // Reloading the URL restores the view.
+  await page.reload();
+  await expect(page.locator('select[name="deployment"]')).toHaveValue('embedder');
+  await expect(page.locator('.connection')).toHaveAttribute('data-state', 'live', { timeout: 30_000 });
+  await page.screenshot({ path: `${SHOTS}/dashboard-embedder.png`, fullPage: true });
+
+  // A narrow laptop window still shows every panel, one column.
+  await page.setViewportSize({ width: 820, height: 900 });
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: `${SHOTS}/dashboard-narrow.png`, fullPage: true });
+
+  expect(problems).toEqual([]);
+});
+
+test('a dropped connection shows reconnecting, then resumes without a new snapshot', async ({ page, request }) => {
+  await waitForData(request, 'range=15m');
+  let connections = 0;
+  const afterReconnect = [];
+  await page.routeWebSocket(/\/api\/v1\/live/, (ws) => {
+    connections += 1;
+    const mine = connections;
+    const server = ws.connectToServer();
+    server.onMessage((message) => {
+      if (mine > 1) afterReconnect.push(JSON.parse(message).type);
+      ws.send(message);
+    });
+    if (mine === 1) {
+      // Cut the first connection from the page's side once it is live.
+      setTimeout(() => ws.close({ code: 4000, reason: 'test drops the connection' }), 5_000);
+    }
+  });
+  await page.addInitScript(() => {
+    window.__states = [];
+    new MutationObserver(() => {
+      const badge = document.querySelector('.connection');
+      if (badge) window.__states.push(badge.getAttribute('data-state'));
+    }).observe(document, { attributes: true, subtree: true, attributeFilter: ['data-state'] });
+  });
+  await page.goto(`${BASE}/?range=15m`);
+  await expect(page.locator('.connection')).toHaveAttribute('data-state', 'live', { timeout: 30_000 });
+  await expect.poll(() => connections, { timeout: 30_000 }).toBe(2);
+  await expect(page.locator('.connection')).toHaveAttribute('data-state', 'live', { timeout: 30_000 });
+  const states = await page.evaluate(() => window.__states);
+  expect(states).toContain('reconnecting');
+  expect(states.lastIndexOf('live')).toBeGreaterThan(states.indexOf('reconnecting'));
+  // The resumed connection carries only the deltas that were missed, then new ones.
+  await expect.poll(() => afterReconnect.length, { timeout: 15_000 }).toBeGreaterThan(0);
+  expect(afterReconnect[0]).toBe('delta');
+  expect(afterReconnect).not.toContain('snapshot');
+});

@@ -1,0 +1,407 @@
+//! The one configuration of the server: a TOML file, then environment variables, then
+//! command-line flags, each overriding the one before. `inferscope.example.toml` documents every
+//! field with its default; a test keeps the two in step.
+//!
+//! The listening address is not here: like every cargo-leptos app, the server listens where
+//! `LEPTOS_SITE_ADDR` says (default `127.0.0.1:3000`).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use serde::Deserialize;
+use thiserror::Error;
+
+/// Whether the built-in demo fleet runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DemoMode {
+    /// Run it when no target and no discovery endpoint is configured.
+    #[default]
+    Auto,
+    /// Always run it (beside any configured targets).
+    On,
+    /// Never run it.
+    Off,
+}
+
+/// A target to scrape.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    /// The exporter's URL, e.g. `http://10.0.0.5:8000/metrics`.
+    pub url: String,
+    /// Environment label, e.g. `production`.
+    pub environment: String,
+    /// Deployment label, e.g. `chat-llm`.
+    pub deployment: String,
+    /// Replica label; leave empty for a deployment-level exporter (a router, a platform export).
+    #[serde(default)]
+    pub replica: String,
+}
+
+/// A Prometheus `http_sd` discovery endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSdConfig {
+    /// URL answering `GET` with `http_sd` JSON; its groups must carry `environment` and
+    /// `deployment` labels (`replica` defaults to the target's `host:port`).
+    pub url: String,
+}
+
+/// The server's configuration. Every field has a default; see `inferscope.example.toml`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Time between two scrapes of a target, milliseconds.
+    pub scrape_interval_ms: u64,
+    /// Longest a scrape may take, milliseconds; must be below `scrape_interval_ms`.
+    pub scrape_timeout_ms: u64,
+    /// Largest `/metrics` response accepted, bytes; a larger one fails the scrape.
+    pub body_limit_bytes: u64,
+    /// Most samples accepted on one page; a page with more fails the scrape.
+    pub sample_limit: u64,
+    /// How long points are kept, milliseconds (at least the longest range the page offers, 1 h).
+    pub retention_ms: u64,
+    /// Most series kept; new series past this are dropped (and counted, and logged).
+    pub max_series: u64,
+    /// How often `http_sd` endpoints are read again, milliseconds.
+    pub sd_refresh_interval_ms: u64,
+    /// How often live views are recomputed and pushed to viewers, milliseconds.
+    pub live_tick_ms: u64,
+    /// Most distinct live views (filters) served at once.
+    pub max_live_streams: u64,
+    /// Whether the demo fleet runs: `auto`, `on` or `off`.
+    pub demo: DemoMode,
+    /// Exporters to scrape.
+    pub targets: Vec<TargetConfig>,
+    /// Discovery endpoints listing more exporters.
+    pub http_sd: Vec<HttpSdConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            scrape_interval_ms: 2_000,
+            scrape_timeout_ms: 1_500,
+            body_limit_bytes: 16 * 1024 * 1024,
+            sample_limit: 100_000,
+            retention_ms: 65 * 60 * 1000,
+            max_series: 200_000,
+            sd_refresh_interval_ms: 2_000,
+            live_tick_ms: 1_000,
+            max_live_streams: 256,
+            demo: DemoMode::Auto,
+            targets: Vec::new(),
+            http_sd: Vec::new(),
+        }
+    }
+}
+
+/// A configuration that cannot be used, with what to change.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown or mistyped fields.
+    #[error("config file {path} is invalid: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's explanation, with line and column.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("invalid config value {field} = {value}: {reason}")]
+    Invalid {
+        /// The field, as written in the file.
+        field: String,
+        /// The value given.
+        value: String,
+        /// What is allowed.
+        reason: String,
+    },
+}
+
+/// Command line (each flag also readable from the environment variable named beside it).
+#[derive(Clone, Debug, Default, Parser)]
+#[command(
+    name = "inferscope",
+    version,
+    about = "Live metrics for model deployments. With no configuration it runs on a built-in demo fleet."
+)]
+pub struct Cli {
+    /// TOML config file (see inferscope.example.toml).
+    #[arg(long, env = "INFERSCOPE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Override `scrape_interval_ms`.
+    #[arg(long, env = "INFERSCOPE_SCRAPE_INTERVAL_MS")]
+    pub scrape_interval_ms: Option<u64>,
+    /// Override `scrape_timeout_ms`.
+    #[arg(long, env = "INFERSCOPE_SCRAPE_TIMEOUT_MS")]
+    pub scrape_timeout_ms: Option<u64>,
+    /// Override `demo`.
+    #[arg(long, env = "INFERSCOPE_DEMO")]
+    pub demo: Option<DemoMode>,
+}
+
+impl Config {
+    /// Parses TOML text (`path` only names the source in errors) and validates it.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|error| ConfigError::Parse {
+            path: path.to_owned(),
+            message: error.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Loads the file named on the command line (if any), applies the overrides, validates.
+    pub fn load(cli: &Cli) -> Result<Config, ConfigError> {
+        let mut config = match &cli.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                let config: Config = toml::from_str(&text).map_err(|error| ConfigError::Parse {
+                    path: path.clone(),
+                    message: error.to_string(),
+                })?;
+                config
+            }
+            None => Config::default(),
+        };
+        if let Some(value) = cli.scrape_interval_ms {
+            config.scrape_interval_ms = value;
+        }
+        if let Some(value) = cli.scrape_timeout_ms {
+            config.scrape_timeout_ms = value;
+        }
+        if let Some(value) = cli.demo {
+            config.demo = value;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value; the first problem found is returned.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        fn invalid(field: &str, value: impl ToString, reason: impl Into<String>) -> ConfigError {
+            ConfigError::Invalid {
+                field: field.into(),
+                value: value.to_string(),
+                reason: reason.into(),
+            }
+        }
+        fn range(field: &str, value: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+            if (min..=max).contains(&value) {
+                Ok(())
+            } else {
+                Err(invalid(
+                    field,
+                    value,
+                    format!("must be between {min} and {max}"),
+                ))
+            }
+        }
+        range(
+            "scrape_interval_ms",
+            self.scrape_interval_ms,
+            100,
+            3_600_000,
+        )?;
+        range("scrape_timeout_ms", self.scrape_timeout_ms, 10, 3_600_000)?;
+        if self.scrape_timeout_ms >= self.scrape_interval_ms {
+            return Err(invalid(
+                "scrape_timeout_ms",
+                self.scrape_timeout_ms,
+                format!(
+                    "must be less than scrape_interval_ms ({})",
+                    self.scrape_interval_ms
+                ),
+            ));
+        }
+        range("body_limit_bytes", self.body_limit_bytes, 1024, 1 << 30)?;
+        range("sample_limit", self.sample_limit, 1, 10_000_000)?;
+        range(
+            "retention_ms",
+            self.retention_ms,
+            3_600_000,
+            7 * 24 * 3_600_000,
+        )?;
+        range("max_series", self.max_series, 1, 50_000_000)?;
+        range(
+            "sd_refresh_interval_ms",
+            self.sd_refresh_interval_ms,
+            100,
+            3_600_000,
+        )?;
+        range("live_tick_ms", self.live_tick_ms, 100, 60_000)?;
+        range("max_live_streams", self.max_live_streams, 1, 100_000)?;
+        let mut urls = BTreeSet::new();
+        for (index, target) in self.targets.iter().enumerate() {
+            let field = |name: &str| format!("targets[{index}].{name}");
+            check_url(&field("url"), &target.url)?;
+            if target.environment.trim().is_empty() {
+                return Err(invalid(&field("environment"), "\"\"", "must not be empty"));
+            }
+            if target.deployment.trim().is_empty() {
+                return Err(invalid(&field("deployment"), "\"\"", "must not be empty"));
+            }
+            if !urls.insert(&target.url) {
+                return Err(invalid(&field("url"), &target.url, "is listed twice"));
+            }
+        }
+        for (index, sd) in self.http_sd.iter().enumerate() {
+            check_url(&format!("http_sd[{index}].url"), &sd.url)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the demo fleet should run with this configuration.
+    pub fn runs_demo(&self) -> bool {
+        match self.demo {
+            DemoMode::On => true,
+            DemoMode::Off => false,
+            DemoMode::Auto => self.targets.is_empty() && self.http_sd.is_empty(),
+        }
+    }
+
+    /// `scrape_interval_ms` as a duration.
+    pub fn scrape_interval(&self) -> Duration {
+        Duration::from_millis(self.scrape_interval_ms)
+    }
+
+    /// `scrape_timeout_ms` as a duration.
+    pub fn scrape_timeout(&self) -> Duration {
+        Duration::from_millis(self.scrape_timeout_ms)
+    }
+}
+
+fn check_url(field: &str, url: &str) -> Result<(), ConfigError> {
+    let invalid = |reason: String| ConfigError::Invalid {
+        field: field.into(),
+        value: format!("{url:?}"),
+        reason,
+    };
+    let parsed =
+        reqwest::Url::parse(url).map_err(|error| invalid(format!("not a URL ({error})")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(invalid("must be an http:// or https:// URL".into()));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("has no host".into()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../../inferscope.example.toml");
+
+    #[test]
+    fn the_example_file_is_valid_and_documents_the_defaults() {
+        let example = Config::from_toml(EXAMPLE, Path::new("inferscope.example.toml"))
+            .expect("valid example");
+        let defaults = Config::default();
+        let scalars = |c: &Config| {
+            (
+                c.scrape_interval_ms,
+                c.scrape_timeout_ms,
+                c.body_limit_bytes,
+                c.sample_limit,
+                c.retention_ms,
+                c.max_series,
+                c.sd_refresh_interval_ms,
+                c.live_tick_ms,
+                c.max_live_streams,
+                c.demo,
+            )
+        };
+        assert_eq!(scalars(&example), scalars(&defaults));
+        assert!(!example.targets.is_empty(), "the example shows a target");
+        assert!(!example.http_sd.is_empty(), "the example shows http_sd");
+        // Every field of the struct appears in the example.
+        for field in [
+            "scrape_interval_ms",
+            "scrape_timeout_ms",
+            "body_limit_bytes",
+            "sample_limit",
+            "retention_ms",
+            "max_series",
+            "sd_refresh_interval_ms",
+            "live_tick_ms",
+            "max_live_streams",
+            "demo",
+            "[[targets]]",
+            "[[http_sd]]",
+            "replica",
+        ] {
+            assert!(EXAMPLE.contains(field), "example lacks {field}");
+        }
+    }
+
+    #[test]
+    fn bad_values_name_the_field_and_the_fix() {
+        let error = Config::from_toml(
+            "scrape_interval_ms = 1000\nscrape_timeout_ms = 5000\n",
+            Path::new("x.toml"),
+        )
+        .expect_err("timeout above interval");
+        assert_eq!(
+            error.to_string(),
+            "invalid config value scrape_timeout_ms = 5000: must be less than scrape_interval_ms (1000)"
+        );
+        let error = Config::from_toml(
+            "[[targets]]\nurl = \"ftp://x/metrics\"\nenvironment = \"p\"\ndeployment = \"d\"\n",
+            Path::new("x.toml"),
+        )
+        .expect_err("ftp url");
+        assert!(matches!(
+            &error,
+            ConfigError::Invalid { field, .. } if field == "targets[0].url"
+        ));
+        let error =
+            Config::from_toml("scrape_intervall_ms = 5\n", Path::new("x.toml")).expect_err("typo");
+        assert!(
+            matches!(&error, ConfigError::Parse { message, .. } if message.contains("scrape_intervall_ms")),
+            "{error}"
+        );
+        let error = Config::from_toml("scrape_interval_ms = \"fast\"\n", Path::new("x.toml"))
+            .expect_err("wrong type");
+        assert!(matches!(&error, ConfigError::Parse { .. }), "{error}");
+    }
+
+    #[test]
+    fn overrides_apply_in_order_and_demo_follows_targets() {
+        let cli = Cli {
+            scrape_interval_ms: Some(5000),
+            demo: Some(DemoMode::Off),
+            ..Cli::default()
+        };
+        let config = Config::load(&cli).expect("valid");
+        assert_eq!(config.scrape_interval_ms, 5000);
+        assert!(!config.runs_demo());
+        assert!(Config::default().runs_demo());
+        let with_target = Config {
+            targets: vec![TargetConfig {
+                url: "http://127.0.0.1:9/metrics".into(),
+                environment: "p".into(),
+                deployment: "d".into(),
+                replica: String::new(),
+            }],
+            ..Config::default()
+        };
+        assert!(!with_target.runs_demo());
+    }
+}

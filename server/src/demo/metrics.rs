@@ -1,0 +1,238 @@
+//! A small metrics registry for the demo fleet's exporters: counters by status code, gauges and
+//! fine-bucketed histograms, rendered in the Prometheus text format under inferscope's own
+//! names. Values are what the router and replicas actually measured.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Bucket bounds growing by `ratio` from `min` to at least `max`, rounded to four significant
+/// digits. A ratio of 1.02 bounds the interpolation error of a percentile to about 1 % of the
+/// value (2 % at worst).
+pub fn geometric_bounds(min: f64, max: f64, ratio: f64) -> Vec<f64> {
+    let mut bounds = Vec::new();
+    let mut bound = min;
+    while bound < max * ratio {
+        let rounded = round_significant(bound, 4);
+        if bounds.last().is_none_or(|last| rounded > *last) {
+            bounds.push(rounded);
+        }
+        bound *= ratio;
+    }
+    bounds
+}
+
+fn round_significant(value: f64, digits: i32) -> f64 {
+    if value == 0.0 {
+        return 0.0;
+    }
+    let magnitude = value.abs().log10().floor() as i32;
+    let factor = 10f64.powi(digits - 1 - magnitude);
+    (value * factor).round() / factor
+}
+
+/// A float that can be added to from many tasks.
+#[derive(Debug, Default)]
+pub struct AtomicF64(AtomicU64);
+
+impl AtomicF64 {
+    /// Adds `delta`.
+    pub fn add(&self, delta: f64) {
+        let mut current = self.0.load(Ordering::Relaxed);
+        loop {
+            let next = (f64::from_bits(current) + delta).to_bits();
+            match self
+                .0
+                .compare_exchange_weak(current, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// Sets the value.
+    pub fn set(&self, value: f64) {
+        self.0.store(value.to_bits(), Ordering::Relaxed);
+    }
+
+    /// Reads the value.
+    pub fn get(&self) -> f64 {
+        f64::from_bits(self.0.load(Ordering::Relaxed))
+    }
+}
+
+/// A cumulative histogram.
+#[derive(Debug)]
+pub struct Histogram {
+    bounds: Arc<[f64]>,
+    buckets: Box<[AtomicU64]>,
+    sum: AtomicF64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    /// A histogram with these finite upper bounds (ascending) and an implied `+Inf` bucket.
+    pub fn new(bounds: Vec<f64>) -> Histogram {
+        let buckets = (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect();
+        Histogram {
+            bounds: Arc::from(bounds),
+            buckets,
+            sum: AtomicF64::default(),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    /// Records one observation.
+    pub fn observe(&self, value: f64) {
+        let index = self.bounds.partition_point(|bound| *bound < value);
+        self.buckets[index].fetch_add(1, Ordering::Relaxed);
+        self.sum.add(value);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Writes the histogram in the text format.
+    pub fn render(&self, name: &str, help: &str, out: &mut String) {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        let mut cumulative = 0;
+        for (bound, bucket) in self.bounds.iter().zip(self.buckets.iter()) {
+            cumulative += bucket.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+        }
+        if let Some(last) = self.buckets.last() {
+            cumulative += last.load(Ordering::Relaxed);
+        }
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+        let _ = writeln!(out, "{name}_sum {}", self.sum.get());
+        let _ = writeln!(out, "{name}_count {cumulative}");
+    }
+}
+
+/// Requests counted by status code.
+#[derive(Debug, Default)]
+pub struct StatusCounter {
+    counts: Mutex<BTreeMap<u16, u64>>,
+}
+
+impl StatusCounter {
+    /// Counts one request answered with `status`.
+    pub fn record(&self, status: u16) {
+        // A poisoned lock only means another request panicked mid-increment; the map is intact.
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *counts.entry(status).or_insert(0) += 1;
+    }
+
+    /// Total requests counted with this status.
+    pub fn get(&self, status: u16) -> u64 {
+        let counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        counts.get(&status).copied().unwrap_or(0)
+    }
+
+    /// Writes the counter in the text format, one series per status code.
+    pub fn render(&self, name: &str, help: &str, out: &mut String) {
+        let counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} counter");
+        for (status, count) in counts {
+            let _ = writeln!(
+                out,
+                "{name}{{status_code=\"{status}\",is_async=\"false\"}} {count}"
+            );
+        }
+    }
+}
+
+/// Writes one gauge sample (with optional labels already formatted, e.g. `state="queued"`).
+pub fn render_gauge(name: &str, help: &str, series: &[(&str, f64)], out: &mut String) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} gauge");
+    for (labels, value) in series {
+        if labels.is_empty() {
+            let _ = writeln!(out, "{name} {value}");
+        } else {
+            let _ = writeln!(out, "{name}{{{labels}}} {value}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::{IngestLimits, Ingestor};
+    use crate::model::{Signal, Value};
+
+    #[test]
+    fn bounds_grow_geometrically_and_print_short() {
+        let bounds = geometric_bounds(0.001, 100.0, 1.02);
+        assert!(bounds.windows(2).all(|pair| pair[1] > pair[0]));
+        assert!(bounds.windows(2).all(|pair| pair[1] / pair[0] < 1.021));
+        assert!(*bounds.last().expect("bounds") >= 100.0);
+        assert_eq!(bounds[0].to_string(), "0.001");
+        assert!(
+            bounds.iter().all(|b| b.to_string().len() <= 12),
+            "{bounds:?}"
+        );
+    }
+
+    #[test]
+    fn rendered_pages_read_back_through_ingest() {
+        let histogram = Histogram::new(vec![0.1, 1.0]);
+        let requests = StatusCounter::default();
+        let mut ingestor = Ingestor::new();
+        let limits = IngestLimits { sample_limit: 100 };
+        let render = |histogram: &Histogram, requests: &StatusCounter| {
+            let mut page = String::new();
+            histogram.render(
+                "inferscope_end_to_end_response_time_seconds",
+                "e2e",
+                &mut page,
+            );
+            requests.render("inferscope_inference_requests_total", "requests", &mut page);
+            page
+        };
+        ingestor
+            .ingest(&render(&histogram, &requests), limits)
+            .expect("valid page");
+        for value in [0.05, 0.5, 5.0] {
+            histogram.observe(value);
+        }
+        requests.record(200);
+        requests.record(200);
+        requests.record(503);
+        let output = ingestor
+            .ingest(&render(&histogram, &requests), limits)
+            .expect("valid page");
+        let histogram = output
+            .observations
+            .iter()
+            .find_map(|o| match (&o.signal, &o.value) {
+                (Signal::EndToEndSeconds, Value::Histogram(h)) => Some(h),
+                _ => None,
+            })
+            .expect("histogram");
+        assert_eq!(histogram.buckets, vec![(0, 1.0), (1, 1.0), (2, 1.0)]);
+        assert!((histogram.sum - 5.55).abs() < 1e-9);
+        let count_for = |code: &str| {
+            output
+                .observations
+                .iter()
+                .find(|o| o.signal == Signal::Requests && o.detail.as_deref() == Some(code))
+                .map(|o| o.value.clone())
+        };
+        assert_eq!(count_for("200"), Some(Value::Increment(2.0)));
+        assert_eq!(count_for("503"), Some(Value::Increment(1.0)));
+    }
+}

@@ -1,0 +1,265 @@
+//! The built-in demo fleet: real HTTP model replicas behind per-deployment routers that queue,
+//! autoscale and pay cold starts, driven by a traffic generator.
+//!
+//! **The demo fleet is just another exporter.** It talks to the rest of the server only over
+//! HTTP: its routers and replicas serve `/metrics`, and a discovery endpoint lists them in
+//! Prometheus's `http_sd` format. Nothing in ingest, store or query knows it exists.
+
+pub mod metrics;
+pub mod replica;
+pub mod router;
+pub mod traffic;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde_json::json;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::autoscale::AutoscalerSettings;
+use replica::ModelProfile;
+use router::{DeploymentSettings, RouterHandle};
+use traffic::TrafficProfile;
+
+/// One demo deployment: how it is served and how it is used.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DemoDeployment {
+    /// Serving settings.
+    pub serving: DeploymentSettings,
+    /// Traffic shape.
+    pub traffic: TrafficProfile,
+}
+
+const CHAT_MODEL: ModelProfile = ModelProfile {
+    max_context_tokens: 4096,
+    overhead: Duration::from_millis(15),
+    prefill_per_token: Duration::from_micros(250),
+    decode_per_token: Duration::from_millis(9),
+    bytes_per_token: 4,
+    first_chunk_bytes: 64,
+    failure_rate: 0.004,
+    contention_per_request: 0.06,
+};
+
+const EMBEDDING_MODEL: ModelProfile = ModelProfile {
+    max_context_tokens: 8192,
+    overhead: Duration::from_millis(4),
+    prefill_per_token: Duration::from_micros(40),
+    decode_per_token: Duration::ZERO,
+    bytes_per_token: 0,
+    first_chunk_bytes: 3072,
+    failure_rate: 0.002,
+    contention_per_request: 0.03,
+};
+
+fn chat_traffic(base_rate: f64) -> TrafficProfile {
+    TrafficProfile {
+        base_rate,
+        drift: 0.35,
+        drift_period: Duration::from_secs(300),
+        burst_factor: 2.5,
+        burst_length: Duration::from_secs(45),
+        burst_every: Duration::from_secs(240),
+        prompt_tokens: 350.0,
+        output_tokens: 120.0,
+        malformed_rate: 0.015,
+        oversized_rate: 0.005,
+    }
+}
+
+/// The default fleet: `chat-llm` in production and staging, `embedder` in production.
+pub fn default_deployments() -> Vec<DemoDeployment> {
+    let autoscaler = |min_replicas, max_replicas, concurrency_target| AutoscalerSettings {
+        min_replicas,
+        max_replicas,
+        concurrency_target,
+        target_utilization: 0.75,
+        window: Duration::from_secs(30),
+        scale_down_delay: Duration::from_secs(60),
+        max_scale_down_rate: 0.5,
+    };
+    let serving = |environment: &str, deployment: &str, profile, concurrency, scaler, seed| {
+        DeploymentSettings {
+            environment: environment.into(),
+            deployment: deployment.into(),
+            profile,
+            concurrency_per_replica: concurrency,
+            queue_limit: 400,
+            queue_timeout: Duration::from_secs(30),
+            autoscaler: scaler,
+            cold_start_min: Duration::from_secs(8),
+            cold_start_max: Duration::from_secs(20),
+            seed,
+        }
+    };
+    vec![
+        DemoDeployment {
+            serving: serving(
+                "production",
+                "chat-llm",
+                CHAT_MODEL,
+                8,
+                autoscaler(2, 8, 8.0),
+                1,
+            ),
+            traffic: chat_traffic(7.0),
+        },
+        DemoDeployment {
+            serving: serving(
+                "staging",
+                "chat-llm",
+                CHAT_MODEL,
+                8,
+                autoscaler(1, 3, 8.0),
+                2,
+            ),
+            traffic: chat_traffic(1.5),
+        },
+        DemoDeployment {
+            serving: serving(
+                "production",
+                "embedder",
+                EMBEDDING_MODEL,
+                16,
+                autoscaler(1, 4, 16.0),
+                3,
+            ),
+            traffic: TrafficProfile {
+                base_rate: 25.0,
+                drift: 0.4,
+                drift_period: Duration::from_secs(420),
+                burst_factor: 3.0,
+                burst_length: Duration::from_secs(30),
+                burst_every: Duration::from_secs(180),
+                prompt_tokens: 180.0,
+                output_tokens: 0.0,
+                malformed_rate: 0.01,
+                oversized_rate: 0.003,
+            },
+        },
+    ]
+}
+
+/// A running demo fleet.
+#[derive(Debug)]
+pub struct DemoFleet {
+    /// The discovery endpoint listing every router and replica (`http_sd` JSON).
+    pub discovery_url: String,
+    /// Each deployment's router address (`POST /v1/predict` there to send a request).
+    pub routers: Vec<(String, String, SocketAddr)>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for DemoFleet {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Options for starting a fleet.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DemoOptions {
+    /// The deployments to run.
+    pub deployments: Vec<DemoDeployment>,
+    /// Whether to start the traffic generator (tests drive their own requests when off).
+    pub traffic: bool,
+    /// Cold start of the first replicas.
+    pub initial_cold_start: Duration,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions {
+            deployments: default_deployments(),
+            traffic: true,
+            initial_cold_start: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Starts the fleet on loopback.
+pub async fn start(options: DemoOptions) -> std::io::Result<DemoFleet> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .map_err(std::io::Error::other)?;
+    let mut routers: Vec<RouterHandle> = Vec::new();
+    let mut tasks = Vec::new();
+    for deployment in &options.deployments {
+        let handle = router::start(
+            deployment.serving.clone(),
+            client.clone(),
+            options.initial_cold_start,
+        )
+        .await?;
+        if options.traffic {
+            let url = format!("http://{}/v1/predict", handle.addr);
+            tasks.push(tokio::spawn(traffic::run(
+                url,
+                deployment.traffic,
+                client.clone(),
+                deployment.serving.seed.wrapping_add(99),
+            )));
+        }
+        routers.push(handle);
+    }
+    let router_addrs = routers
+        .iter()
+        .map(|r| {
+            (
+                r.settings.environment.clone(),
+                r.settings.deployment.clone(),
+                r.addr,
+            )
+        })
+        .collect();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let addr = listener.local_addr()?;
+    let app = Router::new()
+        .route("/targets", get(targets))
+        .with_state(Arc::new(routers));
+    tasks.push(tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, app).await {
+            warn!(%error, "demo discovery server ended");
+        }
+    }));
+    let discovery_url = format!("http://{addr}/targets");
+    info!(%discovery_url, deployments = options.deployments.len(), "demo fleet running");
+    Ok(DemoFleet {
+        discovery_url,
+        routers: router_addrs,
+        tasks,
+    })
+}
+
+/// `GET /targets`: every router (replica label empty: a deployment-level exporter) and replica.
+async fn targets(State(routers): State<Arc<Vec<RouterHandle>>>) -> impl IntoResponse {
+    let mut groups = Vec::new();
+    for router in routers.iter() {
+        let environment = &router.settings.environment;
+        let deployment = &router.settings.deployment;
+        groups.push(json!({
+            "targets": [router.addr.to_string()],
+            "labels": {"environment": environment, "deployment": deployment, "replica": ""},
+        }));
+        for replica in router.replicas.borrow().iter() {
+            groups.push(json!({
+                "targets": [replica.addr.to_string()],
+                "labels": {
+                    "environment": environment,
+                    "deployment": deployment,
+                    "replica": replica.name,
+                },
+            }));
+        }
+    }
+    axum::Json(groups)
+}

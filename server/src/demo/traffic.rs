@@ -1,0 +1,170 @@
+//! The demo traffic generator: real HTTP requests to a router at a rate that drifts and bursts,
+//! with a few malformed or oversized requests among them.
+
+use std::f64::consts::TAU;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::Semaphore;
+use tracing::debug;
+
+/// The shape of one deployment's traffic.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrafficProfile {
+    /// Mean requests per second.
+    pub base_rate: f64,
+    /// Relative amplitude of the slow drift (0–1).
+    pub drift: f64,
+    /// Period of the drift.
+    pub drift_period: Duration,
+    /// Rate multiplier during a burst.
+    pub burst_factor: f64,
+    /// Length of a burst.
+    pub burst_length: Duration,
+    /// Mean time between bursts.
+    pub burst_every: Duration,
+    /// Median prompt length, tokens.
+    pub prompt_tokens: f64,
+    /// Median output length, tokens.
+    pub output_tokens: f64,
+    /// Fraction of requests sent as malformed JSON (answered 400).
+    pub malformed_rate: f64,
+    /// Fraction of requests with a prompt longer than any context (answered 422).
+    pub oversized_rate: f64,
+}
+
+/// Most requests the generator keeps open at once; past that it skips arrivals (and says so).
+pub const MAX_OPEN_REQUESTS: usize = 512;
+
+/// The request rate at `elapsed` seconds, given the bursts' state.
+pub fn rate_at(profile: &TrafficProfile, elapsed_s: f64, bursting: bool) -> f64 {
+    let drift = 1.0 + profile.drift * (TAU * elapsed_s / profile.drift_period.as_secs_f64()).sin();
+    let burst = if bursting { profile.burst_factor } else { 1.0 };
+    (profile.base_rate * drift * burst).max(0.01)
+}
+
+fn log_normal(rng: &mut SmallRng, median: f64, sigma: f64) -> f64 {
+    // Box–Muller: one standard normal draw.
+    let u1: f64 = rng.random_range(f64::EPSILON..1.0);
+    let u2: f64 = rng.random_range(0.0..1.0);
+    let normal = (-2.0 * u1.ln()).sqrt() * (TAU * u2).cos();
+    median * (sigma * normal).exp()
+}
+
+fn request_body(profile: &TrafficProfile, rng: &mut SmallRng) -> Vec<u8> {
+    let roll: f64 = rng.random_range(0.0..1.0);
+    if roll < profile.malformed_rate {
+        return b"{\"prompt_tokens\": oops".to_vec();
+    }
+    let prompt_tokens = if roll < profile.malformed_rate + profile.oversized_rate {
+        1_000_000
+    } else {
+        log_normal(rng, profile.prompt_tokens, 0.6).clamp(1.0, 4000.0) as u32
+    };
+    let output_tokens = if profile.output_tokens > 0.0 {
+        log_normal(rng, profile.output_tokens, 0.5).clamp(1.0, 2000.0) as u32
+    } else {
+        0
+    };
+    // The prompt text itself travels too, so request sizes are real (about four bytes a token).
+    let padding = "t".repeat((prompt_tokens.min(8000) as usize) * 4);
+    format!(
+        "{{\"prompt_tokens\":{prompt_tokens},\"max_tokens\":{output_tokens},\"prompt\":\"{padding}\"}}"
+    )
+    .into_bytes()
+}
+
+/// Sends traffic to `url` forever (the task is aborted when the fleet stops).
+pub async fn run(url: String, profile: TrafficProfile, client: reqwest::Client, seed: u64) {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let open = Arc::new(Semaphore::new(MAX_OPEN_REQUESTS));
+    let started = Instant::now();
+    let mut burst_until: Option<Instant> = None;
+    let mut next_burst = Instant::now()
+        + Duration::from_secs_f64(rng.random_range(0.5..1.5) * profile.burst_every.as_secs_f64());
+    let mut skipped = 0u64;
+    loop {
+        let now = Instant::now();
+        if burst_until.is_some_and(|until| now >= until) {
+            burst_until = None;
+        }
+        if burst_until.is_none() && now >= next_burst {
+            burst_until = Some(now + profile.burst_length);
+            next_burst = now
+                + Duration::from_secs_f64(
+                    rng.random_range(0.5..1.5) * profile.burst_every.as_secs_f64(),
+                );
+        }
+        let rate = rate_at(
+            &profile,
+            started.elapsed().as_secs_f64(),
+            burst_until.is_some(),
+        );
+        let wait: f64 = -rng.random_range(f64::EPSILON..1.0_f64).ln() / rate;
+        tokio::time::sleep(Duration::from_secs_f64(wait.min(10.0))).await;
+        let Ok(permit) = open.clone().try_acquire_owned() else {
+            skipped += 1;
+            if skipped == 1 || skipped.is_multiple_of(1000) {
+                debug!(%url, skipped, "traffic generator at its open-request limit; skipping arrivals");
+            }
+            continue;
+        };
+        let body = request_body(&profile, &mut rng);
+        let client = client.clone();
+        let url = url.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            match client.post(&url).body(body).send().await {
+                Ok(mut response) => {
+                    // Read the whole answer, as a real client would.
+                    while let Ok(Some(_chunk)) = response.chunk().await {}
+                }
+                Err(error) => debug!(%error, "demo request failed"),
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROFILE: TrafficProfile = TrafficProfile {
+        base_rate: 10.0,
+        drift: 0.5,
+        drift_period: Duration::from_secs(100),
+        burst_factor: 3.0,
+        burst_length: Duration::from_secs(10),
+        burst_every: Duration::from_secs(60),
+        prompt_tokens: 100.0,
+        output_tokens: 50.0,
+        malformed_rate: 0.1,
+        oversized_rate: 0.1,
+    };
+
+    #[test]
+    fn rate_drifts_and_bursts() {
+        assert!((rate_at(&PROFILE, 0.0, false) - 10.0).abs() < 1e-9);
+        assert!((rate_at(&PROFILE, 25.0, false) - 15.0).abs() < 1e-9);
+        assert!((rate_at(&PROFILE, 25.0, true) - 45.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn bodies_mix_valid_malformed_and_oversized() {
+        let mut rng = SmallRng::seed_from_u64(7);
+        let mut malformed = 0;
+        let mut oversized = 0;
+        for _ in 0..2000 {
+            let body = request_body(&PROFILE, &mut rng);
+            match serde_json::from_slice::<serde_json::Value>(&body) {
+                Err(_) => malformed += 1,
+                Ok(value) if value["prompt_tokens"].as_u64() == Some(1_000_000) => oversized += 1,
+                Ok(_) => {}
+            }
+        }
+        assert!((120..280).contains(&malformed), "{malformed}");
+        assert!((120..280).contains(&oversized), "{oversized}");
+    }
+}

@@ -1,0 +1,126 @@
+//! The HTTP scraper: GET a `/metrics` page with limits, then ingest it.
+
+use crate::ingest::{IngestLimits, Ingestor};
+use crate::store::ScrapeSuccess;
+
+use super::{ScrapeError, ScrapeSettings, Scraper};
+
+/// What the scraper asks for: the Prometheus text format.
+pub const ACCEPT: &str = "text/plain;version=0.0.4;q=0.9,*/*;q=0.1";
+
+/// Scrapes one URL over HTTP.
+#[derive(Debug)]
+pub struct HttpScraper {
+    client: reqwest::Client,
+    url: String,
+    settings: ScrapeSettings,
+    ingestor: Ingestor,
+}
+
+impl HttpScraper {
+    /// A scraper for `url` sharing `client`'s connection pool.
+    pub fn new(client: reqwest::Client, url: String, settings: ScrapeSettings) -> HttpScraper {
+        HttpScraper {
+            client,
+            url,
+            settings,
+            ingestor: Ingestor::new(),
+        }
+    }
+}
+
+/// Builds the HTTP client scrapes share.
+pub fn client(settings: &ScrapeSettings) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .connect_timeout(settings.timeout)
+        .user_agent(concat!("inferscope/", env!("CARGO_PKG_VERSION")))
+        .pool_max_idle_per_host(2)
+        .build()
+}
+
+/// Reads a response body, refusing it as soon as it grows past `limit_bytes`. `timeout` is the
+/// request's timeout, named in the error when it strikes while the body trickles in.
+pub async fn read_limited(
+    mut response: reqwest::Response,
+    limit_bytes: usize,
+    timeout: std::time::Duration,
+) -> Result<Vec<u8>, ScrapeError> {
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit_bytes as u64)
+    {
+        return Err(ScrapeError::BodyTooLarge { limit_bytes });
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|error| {
+        if error.is_timeout() {
+            ScrapeError::Timeout {
+                timeout_ms: timeout.as_millis(),
+            }
+        } else {
+            ScrapeError::Body(describe(&error))
+        }
+    })? {
+        if body.len() + chunk.len() > limit_bytes {
+            return Err(ScrapeError::BodyTooLarge { limit_bytes });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+impl Scraper for HttpScraper {
+    async fn scrape(&mut self) -> Result<ScrapeSuccess, ScrapeError> {
+        let response = self
+            .client
+            .get(&self.url)
+            .header(reqwest::header::ACCEPT, ACCEPT)
+            .timeout(self.settings.timeout)
+            .send()
+            .await
+            .map_err(|error| self.request_error(&error))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(ScrapeError::Status(status.as_u16()));
+        }
+        let body = read_limited(
+            response,
+            self.settings.body_limit_bytes,
+            self.settings.timeout,
+        )
+        .await?;
+        let text = std::str::from_utf8(&body).map_err(|_| ScrapeError::NotText)?;
+        let limits = IngestLimits {
+            sample_limit: self.settings.sample_limit,
+        };
+        let output = self.ingestor.ingest(text, limits)?;
+        Ok(ScrapeSuccess {
+            observations: output.observations,
+            samples: output.samples as u64,
+        })
+    }
+}
+
+impl HttpScraper {
+    fn request_error(&self, error: &reqwest::Error) -> ScrapeError {
+        if error.is_timeout() {
+            ScrapeError::Timeout {
+                timeout_ms: self.settings.timeout.as_millis(),
+            }
+        } else {
+            ScrapeError::Request(describe(error))
+        }
+    }
+}
+
+/// A reqwest error with its causes, which its `Display` alone leaves out.
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,172 @@
+//! Scraping, shaped like Prometheus's: a [`manager::ScrapeManager`] keeps one loop per target,
+//! each loop drives a [`Scraper`] on a fixed interval from a hashed start offset (so scrapes spread
+//! over the interval), with a timeout below the interval, a body-size limit and a sample limit,
+//! and records scrape health (`up`, duration, samples, last error) with every report.
+//!
+//! [`Scraper`] is the seam: the HTTP scraper implements it, and so can any other reader that
+//! yields observations (host readings, NVML).
+
+pub mod discovery;
+pub mod http;
+pub mod manager;
+
+use std::future::Future;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use thiserror::Error;
+use tracing::{debug, info, warn};
+
+use crate::ingest::IngestError;
+use crate::model::TargetLabels;
+use crate::store::{ScrapeReport, ScrapeSuccess, StoreHandle};
+
+/// How every target is scraped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScrapeSettings {
+    /// Time between scrapes of one target.
+    pub interval: Duration,
+    /// Longest a scrape may take; below the interval.
+    pub timeout: Duration,
+    /// Largest response body accepted, bytes.
+    pub body_limit_bytes: usize,
+    /// Most samples accepted on one page.
+    pub sample_limit: usize,
+}
+
+/// One thing to scrape: where, and the labels its series get.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Target {
+    /// The `/metrics` URL.
+    pub url: String,
+    /// Environment, deployment and replica.
+    pub labels: TargetLabels,
+}
+
+/// Why a scrape yielded nothing.
+#[derive(Debug, Error)]
+pub enum ScrapeError {
+    /// Connecting or sending the request failed.
+    #[error("request failed: {0}")]
+    Request(String),
+    /// The scrape took longer than the timeout.
+    #[error("timed out after {timeout_ms} ms")]
+    Timeout {
+        /// The timeout, milliseconds.
+        timeout_ms: u128,
+    },
+    /// The target answered with an error status.
+    #[error("HTTP status {0}")]
+    Status(u16),
+    /// The body is larger than allowed.
+    #[error("body exceeds {limit_bytes} bytes (body_limit_bytes)")]
+    BodyTooLarge {
+        /// The limit.
+        limit_bytes: usize,
+    },
+    /// Reading the body failed midway.
+    #[error("reading the body failed: {0}")]
+    Body(String),
+    /// The body is not UTF-8 text.
+    #[error("body is not UTF-8 text")]
+    NotText,
+    /// The page was refused by ingest.
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+}
+
+/// Something a scrape loop can drive: fetch and ingest one page (or reading) per call.
+pub trait Scraper: Send + 'static {
+    /// One scrape. Must not panic on bad input; returns an error instead.
+    fn scrape(&mut self) -> impl Future<Output = Result<ScrapeSuccess, ScrapeError>> + Send;
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as i64)
+}
+
+/// A stable hash of a target's URL, spreading start offsets over the interval (FNV-1a).
+pub fn start_offset(url: &str, interval: Duration) -> Duration {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in url.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    let interval_ms = interval.as_millis().max(1) as u64;
+    Duration::from_millis(hash % interval_ms)
+}
+
+/// Runs one target's scrape loop until the store goes away (or the task is aborted).
+pub async fn run_loop<S: Scraper>(
+    target: Target,
+    mut scraper: S,
+    settings: ScrapeSettings,
+    store: StoreHandle,
+) {
+    tokio::time::sleep(start_offset(&target.url, settings.interval)).await;
+    let mut ticker = tokio::time::interval(settings.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut was_up: Option<bool> = None;
+    loop {
+        ticker.tick().await;
+        let at_ms = now_ms();
+        let started = Instant::now();
+        let outcome = match tokio::time::timeout(settings.timeout, scraper.scrape()).await {
+            Ok(result) => result,
+            Err(_) => Err(ScrapeError::Timeout {
+                timeout_ms: settings.timeout.as_millis(),
+            }),
+        };
+        let duration_seconds = started.elapsed().as_secs_f64();
+        match (&outcome, was_up) {
+            (Err(error), Some(true) | None) => warn!(
+                url = %target.url,
+                environment = %target.labels.environment,
+                deployment = %target.labels.deployment,
+                replica = %target.labels.replica,
+                %error,
+                "scrape failed; the target's series go stale until it recovers"
+            ),
+            (Err(error), Some(false)) => debug!(url = %target.url, %error, "scrape failed again"),
+            (Ok(_), Some(false)) => info!(url = %target.url, "target is back up"),
+            (Ok(_), _) => {}
+        }
+        was_up = Some(outcome.is_ok());
+        let report = ScrapeReport {
+            url: target.url.clone(),
+            target: target.labels.clone(),
+            at_ms,
+            duration_seconds,
+            outcome: outcome.map_err(|error| error.to_string()),
+        };
+        if store.report(report).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_offsets_are_stable_and_inside_the_interval() {
+        let interval = Duration::from_secs(2);
+        let first = start_offset("http://127.0.0.1:9000/metrics", interval);
+        assert_eq!(
+            first,
+            start_offset("http://127.0.0.1:9000/metrics", interval)
+        );
+        assert!(first < interval);
+        let offsets: std::collections::BTreeSet<_> = (0..50)
+            .map(|port| start_offset(&format!("http://127.0.0.1:{port}/metrics"), interval))
+            .collect();
+        assert!(
+            offsets.len() > 40,
+            "offsets should spread: {}",
+            offsets.len()
+        );
+    }
+}

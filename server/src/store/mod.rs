@@ -1,0 +1,539 @@
+//! The store: bounded in-memory series per (environment, deployment, replica, signal, detail).
+//!
+//! One task owns the [`Store`] ([`spawn`]); everything else talks to it through a
+//! [`StoreHandle`]: scrape loops send reports, readers send closures that run against the store
+//! and send back what they computed. The store knows nothing of exposition formats or the web.
+//!
+//! A series keeps points for `retention_ms` and at most `max_points_per_series` of them; the
+//! store keeps at most `max_series` series and refuses (and counts) new ones past that. A target
+//! that fails a scrape or goes away gets a stale marker on each of its series, so charts show a
+//! gap, not a flat line.
+
+mod ring;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use tracing::warn;
+
+use crate::model::{Detail, HistogramIncrement, Observation, Signal, TargetLabels, Value};
+pub use ring::Ring;
+
+/// Bounds of the store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreLimits {
+    /// How long points are kept, milliseconds.
+    pub retention_ms: i64,
+    /// Most points one series keeps (a backstop when scrapes come faster than expected).
+    pub max_points_per_series: usize,
+    /// Most series the store holds.
+    pub max_series: usize,
+}
+
+/// The points of one series. `None` is a stale marker: the series had no value from then on.
+#[derive(Clone, Debug)]
+pub enum Samples {
+    /// Gauge readings.
+    Gauge(Ring<f64>),
+    /// Counter increments per scrape.
+    Counter(Ring<f64>),
+    /// Histogram increments per scrape.
+    Histogram(Ring<HistogramIncrement>),
+}
+
+/// Identity of a series within one signal.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SeriesKey {
+    /// The target it came from.
+    pub target: TargetLabels,
+    /// Its detail label value.
+    pub detail: Detail,
+}
+
+/// Scrape health of one target, as the scrape loop last reported it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TargetStatus {
+    /// URL (or other address) scraped.
+    pub url: String,
+    /// The target's labels.
+    pub labels: TargetLabels,
+    /// Whether the last scrape succeeded.
+    pub up: bool,
+    /// When the last scrape started, Unix milliseconds.
+    pub last_scrape_ms: i64,
+    /// How long it took, seconds.
+    pub last_duration_seconds: f64,
+    /// Samples on the last successful page.
+    pub samples_scraped: u64,
+    /// Why the last scrape failed.
+    pub last_error: Option<String>,
+}
+
+/// What a scrape loop tells the store after each scrape.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScrapeReport {
+    /// Address scraped.
+    pub url: String,
+    /// The target's labels.
+    pub target: TargetLabels,
+    /// When the scrape started, Unix milliseconds; the observations' timestamp.
+    pub at_ms: i64,
+    /// How long it took, seconds.
+    pub duration_seconds: f64,
+    /// The observations, or why there are none.
+    pub outcome: Result<ScrapeSuccess, String>,
+}
+
+/// A successful scrape's yield.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScrapeSuccess {
+    /// Observations, one per (signal, detail).
+    pub observations: Vec<Observation>,
+    /// Samples on the page.
+    pub samples: u64,
+}
+
+/// The store's state. Owned by one task; see the module docs.
+#[derive(Debug)]
+pub struct Store {
+    limits: StoreLimits,
+    signals: HashMap<Signal, HashMap<SeriesKey, Samples>>,
+    series_count: usize,
+    rejected_series: u64,
+    targets: BTreeMap<(TargetLabels, String), TargetStatus>,
+    last_seen: HashMap<TargetLabels, Vec<(Signal, Detail)>>,
+}
+
+impl Store {
+    /// An empty store.
+    pub fn new(limits: StoreLimits) -> Store {
+        Store {
+            limits,
+            signals: HashMap::new(),
+            series_count: 0,
+            rejected_series: 0,
+            targets: BTreeMap::new(),
+            last_seen: HashMap::new(),
+        }
+    }
+
+    /// Records one scrape.
+    pub fn apply(&mut self, report: ScrapeReport) {
+        let ScrapeReport {
+            url,
+            target,
+            at_ms,
+            duration_seconds,
+            outcome,
+        } = report;
+        let up = outcome.is_ok();
+        let mut status = TargetStatus {
+            url: url.clone(),
+            labels: target.clone(),
+            up,
+            last_scrape_ms: at_ms,
+            last_duration_seconds: duration_seconds,
+            samples_scraped: 0,
+            last_error: None,
+        };
+        let mut seen = Vec::new();
+        match outcome {
+            Ok(success) => {
+                status.samples_scraped = success.samples;
+                for observation in success.observations {
+                    seen.push((observation.signal, observation.detail.clone()));
+                    self.append(&target, observation, at_ms);
+                }
+                let previous = self.last_seen.get(&target).cloned().unwrap_or_default();
+                for (signal, detail) in previous {
+                    if !seen.contains(&(signal, detail.clone())) {
+                        self.mark_stale(signal, &target, &detail, at_ms);
+                    }
+                }
+                self.last_seen.insert(target.clone(), seen);
+            }
+            Err(error) => {
+                status.last_error = Some(error);
+                self.mark_target_stale(&target, at_ms);
+            }
+        }
+        for (signal, value) in [
+            (Signal::Up, if up { 1.0 } else { 0.0 }),
+            (Signal::ScrapeDurationSeconds, duration_seconds),
+        ] {
+            let observation = Observation {
+                signal,
+                detail: None,
+                value: Value::Gauge(value),
+            };
+            self.append(&target, observation, at_ms);
+        }
+        self.targets.insert((target, url), status);
+    }
+
+    /// Forgets a target that is no longer scraped: its series get a stale marker and age out.
+    pub fn remove_target(&mut self, target: &TargetLabels, url: &str, at_ms: i64) {
+        self.mark_target_stale(target, at_ms);
+        for signal in [Signal::Up, Signal::ScrapeDurationSeconds] {
+            self.mark_stale(signal, target, &None, at_ms);
+        }
+        self.targets.remove(&(target.clone(), url.to_owned()));
+    }
+
+    /// Drops points older than the retention and series left empty. Called on every report.
+    pub fn expire(&mut self, now_ms: i64) {
+        let oldest = now_ms - self.limits.retention_ms;
+        let mut removed = 0;
+        for series in self.signals.values_mut() {
+            series.retain(|_, samples| {
+                let keep = match samples {
+                    Samples::Gauge(ring) | Samples::Counter(ring) => {
+                        ring.expire(oldest);
+                        !ring.is_empty()
+                    }
+                    Samples::Histogram(ring) => {
+                        ring.expire(oldest);
+                        !ring.is_empty()
+                    }
+                };
+                if !keep {
+                    removed += 1;
+                }
+                keep
+            });
+        }
+        self.series_count -= removed;
+    }
+
+    /// Every series of a signal.
+    pub fn series(&self, signal: Signal) -> impl Iterator<Item = (&SeriesKey, &Samples)> {
+        self.signals.get(&signal).into_iter().flatten()
+    }
+
+    /// Scrape health of every target, sorted by labels.
+    pub fn targets(&self) -> impl Iterator<Item = &TargetStatus> {
+        self.targets.values()
+    }
+
+    /// How many series the store holds.
+    pub fn series_count(&self) -> usize {
+        self.series_count
+    }
+
+    /// How many new series were refused because of `max_series`.
+    pub fn rejected_series(&self) -> u64 {
+        self.rejected_series
+    }
+
+    fn append(&mut self, target: &TargetLabels, observation: Observation, at_ms: i64) {
+        let Observation {
+            signal,
+            detail,
+            value,
+        } = observation;
+        let key = SeriesKey {
+            target: target.clone(),
+            detail,
+        };
+        let max_points = self.limits.max_points_per_series;
+        let by_key = self.signals.entry(signal).or_default();
+        if !by_key.contains_key(&key) {
+            if self.series_count >= self.limits.max_series {
+                self.rejected_series += 1;
+                if self.rejected_series == 1 || self.rejected_series.is_multiple_of(1000) {
+                    warn!(
+                        max_series = self.limits.max_series,
+                        rejected = self.rejected_series,
+                        environment = %target.environment,
+                        deployment = %target.deployment,
+                        replica = %target.replica,
+                        "series limit reached; new series are dropped"
+                    );
+                }
+                return;
+            }
+            let samples = match value {
+                Value::Gauge(_) => Samples::Gauge(Ring::new(max_points)),
+                Value::Increment(_) => Samples::Counter(Ring::new(max_points)),
+                Value::Histogram(_) => Samples::Histogram(Ring::new(max_points)),
+            };
+            by_key.insert(key.clone(), samples);
+            self.series_count += 1;
+        }
+        let Some(samples) = by_key.get_mut(&key) else {
+            return;
+        };
+        match (samples, value) {
+            (Samples::Gauge(ring), Value::Gauge(value))
+            | (Samples::Counter(ring), Value::Increment(value)) => ring.push(at_ms, Some(value)),
+            (Samples::Histogram(ring), Value::Histogram(increment)) => {
+                ring.push(at_ms, Some(increment));
+            }
+            (_, value) => warn!(
+                ?signal,
+                value = ?value,
+                "observation kind does not match the series kind; dropped"
+            ),
+        }
+    }
+
+    fn mark_stale(&mut self, signal: Signal, target: &TargetLabels, detail: &Detail, at_ms: i64) {
+        let key = SeriesKey {
+            target: target.clone(),
+            detail: detail.clone(),
+        };
+        if let Some(samples) = self.signals.get_mut(&signal).and_then(|s| s.get_mut(&key)) {
+            match samples {
+                Samples::Gauge(ring) | Samples::Counter(ring) => ring.push(at_ms, None),
+                Samples::Histogram(ring) => ring.push(at_ms, None),
+            }
+        }
+    }
+
+    fn mark_target_stale(&mut self, target: &TargetLabels, at_ms: i64) {
+        if let Some(seen) = self.last_seen.remove(target) {
+            for (signal, detail) in seen {
+                self.mark_stale(signal, target, &detail, at_ms);
+            }
+        }
+    }
+}
+
+/// The store task is gone (the server is shutting down).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the store is shut down")]
+pub struct StoreClosed;
+
+type ReadFn = Box<dyn FnOnce(&Store) + Send>;
+
+enum Command {
+    Report(Box<ScrapeReport>),
+    TargetGone {
+        target: TargetLabels,
+        url: String,
+        at_ms: i64,
+    },
+    Read(ReadFn),
+}
+
+/// How the rest of the server reaches the store task. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct StoreHandle {
+    commands: mpsc::Sender<Command>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Report(report) => f.debug_tuple("Report").field(&report.url).finish(),
+            Command::TargetGone { url, .. } => f.debug_tuple("TargetGone").field(url).finish(),
+            Command::Read(_) => f.write_str("Read"),
+        }
+    }
+}
+
+/// Capacity of the store's command queue; senders wait when it is full.
+pub const STORE_QUEUE: usize = 1024;
+
+impl StoreHandle {
+    /// Records a scrape. Waits while the store is busy (back-pressure on scrape loops).
+    pub async fn report(&self, report: ScrapeReport) -> Result<(), StoreClosed> {
+        self.commands
+            .send(Command::Report(Box::new(report)))
+            .await
+            .map_err(|_| StoreClosed)
+    }
+
+    /// Tells the store a target is no longer scraped.
+    pub async fn target_gone(
+        &self,
+        target: TargetLabels,
+        url: String,
+        at_ms: i64,
+    ) -> Result<(), StoreClosed> {
+        self.commands
+            .send(Command::TargetGone { target, url, at_ms })
+            .await
+            .map_err(|_| StoreClosed)
+    }
+
+    /// Runs `read` against the store inside its task and returns the result.
+    pub async fn read<R, F>(&self, read: F) -> Result<R, StoreClosed>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Store) -> R + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: ReadFn = Box::new(move |store| {
+            // The reader may have given up (its request was cancelled); nothing to do then.
+            let _ignored_if_reader_left = reply.send(read(store));
+        });
+        self.commands
+            .send(Command::Read(job))
+            .await
+            .map_err(|_| StoreClosed)?;
+        answer.await.map_err(|_| StoreClosed)
+    }
+}
+
+/// Starts the store task. It ends when every handle is dropped.
+pub fn spawn(limits: StoreLimits) -> (StoreHandle, tokio::task::JoinHandle<()>) {
+    let (commands, mut inbox) = mpsc::channel(STORE_QUEUE);
+    let task = tokio::spawn(async move {
+        let mut store = Store::new(limits);
+        while let Some(command) = inbox.recv().await {
+            match command {
+                Command::Report(report) => {
+                    let at_ms = report.at_ms;
+                    store.apply(*report);
+                    store.expire(at_ms);
+                }
+                Command::TargetGone { target, url, at_ms } => {
+                    store.remove_target(&target, &url, at_ms);
+                }
+                Command::Read(read) => read(&store),
+            }
+        }
+    });
+    (StoreHandle { commands }, task)
+}
+
+/// Wraps a plain value for sharing in observations (used by tests and the query module).
+pub fn shared_str(value: &str) -> Arc<str> {
+    Arc::from(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(replica: &str) -> TargetLabels {
+        TargetLabels {
+            environment: shared_str("production"),
+            deployment: shared_str("chat-llm"),
+            replica: shared_str(replica),
+        }
+    }
+
+    fn report(
+        replica: &str,
+        at_ms: i64,
+        outcome: Result<Vec<Observation>, String>,
+    ) -> ScrapeReport {
+        ScrapeReport {
+            url: format!("http://{replica}/metrics"),
+            target: labels(replica),
+            at_ms,
+            duration_seconds: 0.01,
+            outcome: outcome.map(|observations| ScrapeSuccess {
+                samples: observations.len() as u64,
+                observations,
+            }),
+        }
+    }
+
+    fn gauge(signal: Signal, value: f64) -> Observation {
+        Observation {
+            signal,
+            detail: None,
+            value: Value::Gauge(value),
+        }
+    }
+
+    const LIMITS: StoreLimits = StoreLimits {
+        retention_ms: 10_000,
+        max_points_per_series: 100,
+        max_series: 100,
+    };
+
+    fn points(store: &Store, signal: Signal, replica: &str) -> Vec<(i64, Option<f64>)> {
+        store
+            .series(signal)
+            .find(|(key, _)| &*key.target.replica == replica)
+            .map(|(_, samples)| match samples {
+                Samples::Gauge(ring) | Samples::Counter(ring) => {
+                    ring.iter().map(|(t, v)| (t, v.copied())).collect()
+                }
+                Samples::Histogram(_) => Vec::new(),
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn failed_scrapes_and_vanished_series_leave_stale_markers() {
+        let mut store = Store::new(LIMITS);
+        store.apply(report(
+            "a",
+            1000,
+            Ok(vec![gauge(Signal::ReplicasActive, 2.0)]),
+        ));
+        store.apply(report("a", 2000, Err("connection refused".into())));
+        store.apply(report(
+            "a",
+            3000,
+            Ok(vec![gauge(Signal::ReplicasActive, 3.0)]),
+        ));
+        store.apply(report("a", 4000, Ok(vec![])));
+        assert_eq!(
+            points(&store, Signal::ReplicasActive, "a"),
+            vec![
+                (1000, Some(2.0)),
+                (2000, None),
+                (3000, Some(3.0)),
+                (4000, None)
+            ]
+        );
+        assert_eq!(
+            points(&store, Signal::Up, "a"),
+            vec![
+                (1000, Some(1.0)),
+                (2000, Some(0.0)),
+                (3000, Some(1.0)),
+                (4000, Some(1.0))
+            ]
+        );
+        let status = store.targets().next().expect("one target");
+        assert!(status.up);
+        store.apply(report("a", 5000, Err("timed out".into())));
+        let status = store.targets().next().expect("one target");
+        assert!(!status.up);
+        assert_eq!(status.last_error.as_deref(), Some("timed out"));
+    }
+
+    #[test]
+    fn retention_and_series_limits_hold() {
+        let mut store = Store::new(StoreLimits {
+            max_series: 3,
+            ..LIMITS
+        });
+        for replica in ["a", "b", "c"] {
+            store.apply(report(
+                replica,
+                1000,
+                Ok(vec![gauge(Signal::ReplicasActive, 1.0)]),
+            ));
+        }
+        // Three replicas each bring ReplicasActive, Up and ScrapeDurationSeconds: only three fit.
+        assert_eq!(store.series_count(), 3);
+        assert!(store.rejected_series() >= 6);
+        store.expire(1000 + LIMITS.retention_ms + 1);
+        assert_eq!(store.series_count(), 0);
+    }
+
+    #[test]
+    fn removed_targets_go_stale_and_leave_the_target_list() {
+        let mut store = Store::new(LIMITS);
+        store.apply(report(
+            "a",
+            1000,
+            Ok(vec![gauge(Signal::ReplicasActive, 2.0)]),
+        ));
+        store.remove_target(&labels("a"), "http://a/metrics", 1500);
+        assert_eq!(store.targets().count(), 0);
+        assert_eq!(
+            points(&store, Signal::ReplicasActive, "a"),
+            vec![(1000, Some(2.0)), (1500, None)]
+        );
+    }
+}

@@ -1,0 +1,160 @@
+//! The WebSocket edge of the live protocol (`/api/v1/live`; see `app::wire` and `docs/LIVE.md`).
+//!
+//! Per connection: small read and write buffers, a cap on incoming message size, a bounded
+//! subscription from the hub, a send timeout. Garbage from the client gets an error message;
+//! a client that keeps sending garbage is disconnected.
+
+use std::time::Duration;
+
+use app::wire::{ClientMessage, ErrorCode, Filter, PROTOCOL_VERSION, ServerMessage};
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
+use tracing::{debug, warn};
+
+use crate::live::{Frame, HubHandle};
+
+use super::AppState;
+
+/// Largest message a client may send (a subscription is a few hundred bytes).
+pub const MAX_CLIENT_MESSAGE_BYTES: usize = 16 * 1024;
+/// Read and write buffer per connection (see ARCHITECTURE.md: buffers decide memory per viewer).
+pub const SOCKET_BUFFER_BYTES: usize = 4 * 1024;
+/// A send that takes longer than this means the client is gone or stuck: drop it.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Invalid messages tolerated on one connection before it is closed.
+pub const MAX_BAD_MESSAGES: u32 = 16;
+
+/// `GET /api/v1/live`: upgrades to a WebSocket speaking the live protocol.
+pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    ws.read_buffer_size(SOCKET_BUFFER_BYTES)
+        .write_buffer_size(SOCKET_BUFFER_BYTES)
+        .max_write_buffer_size(1024 * 1024)
+        .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
+        .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
+        .on_upgrade(move |socket| serve(socket, state.hub, state.shutting_down))
+}
+
+async fn send_frame(socket: &mut WebSocket, frame: Frame) -> bool {
+    let text = match Utf8Bytes::try_from(frame) {
+        Ok(text) => text,
+        Err(error) => {
+            warn!(%error, "a live frame was not UTF-8; skipped");
+            return true;
+        }
+    };
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text))).await,
+        Ok(Ok(()))
+    )
+}
+
+async fn send_error(socket: &mut WebSocket, code: ErrorCode, message: String) -> bool {
+    let error = ServerMessage::Error { code, message };
+    match serde_json::to_string(&error) {
+        Ok(text) => matches!(
+            tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await,
+            Ok(Ok(()))
+        ),
+        Err(_) => false,
+    }
+}
+
+async fn next_update(updates: &mut Option<broadcast::Receiver<Frame>>) -> Result<Frame, RecvError> {
+    match updates {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn serve(mut socket: WebSocket, hub: HubHandle, mut shutting_down: watch::Receiver<bool>) {
+    let mut updates: Option<broadcast::Receiver<Frame>> = None;
+    let mut filter: Option<Filter> = None;
+    let mut bad_messages = 0u32;
+    loop {
+        tokio::select! {
+            incoming = socket.recv() => {
+                let text = match incoming {
+                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => break,
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Binary(_))) => {
+                        bad_messages += 1;
+                        if !send_error(&mut socket, ErrorCode::BadMessage, "binary frames are not part of the protocol; send JSON text".into()).await {
+                            break;
+                        }
+                        if bad_messages > MAX_BAD_MESSAGES { break; }
+                        continue;
+                    }
+                    // Pings are answered by the WebSocket layer itself.
+                    Some(Ok(_)) => continue,
+                };
+                match serde_json::from_str::<ClientMessage>(&text) {
+                    Ok(ClientMessage::Subscribe { protocol, filter: wanted, resume }) => {
+                        if protocol != PROTOCOL_VERSION {
+                            let message = format!("this server speaks live protocol {PROTOCOL_VERSION}, not {protocol}");
+                            let _closing_anyway = send_error(&mut socket, ErrorCode::UnsupportedProtocol, message).await;
+                            break;
+                        }
+                        match hub.subscribe(wanted.clone(), resume, 0).await {
+                            Ok(subscription) => {
+                                updates = Some(subscription.updates);
+                                filter = Some(wanted);
+                                let mut alive = true;
+                                for frame in subscription.initial {
+                                    alive = send_frame(&mut socket, frame).await;
+                                    if !alive { break; }
+                                }
+                                if !alive { break; }
+                            }
+                            Err(error) => {
+                                if !send_error(&mut socket, error.code(), error.to_string()).await { break; }
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        bad_messages += 1;
+                        if bad_messages == 1 {
+                            warn!(%error, "invalid live message from a client");
+                        } else {
+                            debug!(%error, "invalid live message from a client");
+                        }
+                        if !send_error(&mut socket, ErrorCode::BadMessage, format!("not a valid message: {error}")).await {
+                            break;
+                        }
+                        if bad_messages > MAX_BAD_MESSAGES { break; }
+                    }
+                }
+            }
+            update = next_update(&mut updates) => match update {
+                Ok(frame) => {
+                    if !send_frame(&mut socket, frame).await { break; }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    // Too slow: skip what was missed and start again from a fresh snapshot.
+                    let Some(current) = filter.clone() else { continue };
+                    match hub.subscribe(current, None, missed).await {
+                        Ok(subscription) => {
+                            updates = Some(subscription.updates);
+                            let mut alive = true;
+                            for frame in subscription.initial {
+                                alive = send_frame(&mut socket, frame).await;
+                                if !alive { break; }
+                            }
+                            if !alive { break; }
+                        }
+                        Err(_) => break,
+                    }
+                }
+                Err(RecvError::Closed) => updates = None,
+            },
+            _ = shutting_down.changed() => {
+                let close = CloseFrame { code: 1001, reason: "server shutting down".into() };
+                let _already_gone = socket.send(Message::Close(Some(close))).await;
+                break;
+            }
+        }
+    }
+}

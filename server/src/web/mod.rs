@@ -1,0 +1,89 @@
+//! The web edge: the Leptos page (server-rendered, then hydrated), the JSON API, the live
+//! WebSocket, `/healthz`, and static files. The only place that knows HTTP routes.
+
+pub mod api;
+pub mod error;
+pub mod live;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use app::ssr::{ViewSource, ViewSourceHandle};
+use app::wire::{Filter, LIVE_PATH, TARGETS_PATH, VIEW_PATH, View};
+use axum::Router;
+use axum::extract::FromRef;
+use axum::routing::get;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tokio::sync::watch;
+
+use crate::live::HubHandle;
+use crate::query::{self, QuerySettings};
+use crate::scrape::now_ms;
+use crate::store::StoreHandle;
+
+/// What every handler can reach.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// Leptos's site settings (where files are, where to listen).
+    pub leptos_options: LeptosOptions,
+    /// The store.
+    pub store: StoreHandle,
+    /// The live hub.
+    pub hub: HubHandle,
+    /// How views are computed.
+    pub query: QuerySettings,
+    /// Turns `true` when the server starts shutting down (live connections close then).
+    pub shutting_down: watch::Receiver<bool>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// Serves views to the page's server rendering, from the store.
+struct StoreViews {
+    store: StoreHandle,
+    query: QuerySettings,
+}
+
+impl ViewSource for StoreViews {
+    fn view(&self, filter: Filter) -> Pin<Box<dyn Future<Output = Result<View, String>> + Send>> {
+        let store = self.store.clone();
+        let settings = self.query;
+        Box::pin(async move {
+            query::view_from(&store, crate::live::normalise(filter), now_ms(), settings)
+                .await
+                .map_err(|error| error.to_string())
+        })
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let routes = generate_route_list(app::App);
+    let views = ViewSourceHandle(Arc::new(StoreViews {
+        store: state.store.clone(),
+        query: state.query,
+    }));
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/healthz", get(api::healthz))
+        .route(VIEW_PATH, get(api::view))
+        .route(TARGETS_PATH, get(api::targets))
+        .route(LIVE_PATH, get(live::upgrade))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(views.clone()),
+            move || app::shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
+        .with_state(state)
+}
