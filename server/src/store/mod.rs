@@ -103,7 +103,11 @@ pub struct Store {
     rejected_series: u64,
     targets: BTreeMap<(TargetLabels, String), TargetStatus>,
     last_seen: HashMap<TargetLabels, Vec<(Signal, Detail)>>,
+    last_expiry_ms: i64,
 }
+
+/// Expiry walks every series, so it runs at most this often (not on every report).
+pub const EXPIRY_INTERVAL_MS: i64 = 1000;
 
 impl Store {
     /// An empty store.
@@ -115,6 +119,7 @@ impl Store {
             rejected_series: 0,
             targets: BTreeMap::new(),
             last_seen: HashMap::new(),
+            last_expiry_ms: i64::MIN,
         }
     }
 
@@ -181,8 +186,13 @@ impl Store {
         self.targets.remove(&(target.clone(), url.to_owned()));
     }
 
-    /// Drops points older than the retention and series left empty. Called on every report.
+    /// Drops points older than the retention and series left empty, at most once per
+    /// [`EXPIRY_INTERVAL_MS`] (the store task calls it after every report).
     pub fn expire(&mut self, now_ms: i64) {
+        if now_ms.saturating_sub(self.last_expiry_ms) < EXPIRY_INTERVAL_MS {
+            return;
+        }
+        self.last_expiry_ms = now_ms;
         let oldest = now_ms - self.limits.retention_ms;
         let mut removed = 0;
         for series in self.signals.values_mut() {
