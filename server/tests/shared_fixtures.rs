@@ -53,7 +53,11 @@ fn every_real_exporter_page_parses_completely() {
         return;
     };
     let pages = pages(&dir);
-    assert!(pages.len() >= 10, "expected the fixture pages, found {}", pages.len());
+    assert!(
+        pages.len() >= 10,
+        "expected the fixture pages, found {}",
+        pages.len()
+    );
     for path in pages {
         let text = std::fs::read_to_string(&path).expect("UTF-8 page");
         let sample_lines = text
@@ -69,7 +73,12 @@ fn every_real_exporter_page_parses_completely() {
                 Err(error) => panic!("{}: {error}", path.display()),
             }
         }
-        assert_eq!(samples, sample_lines, "{}: every sample line", path.display());
+        assert_eq!(
+            samples,
+            sample_lines,
+            "{}: every sample line",
+            path.display()
+        );
         // The same page twice through ingest (the second time as a next scrape) is accepted.
         let mut ingestor = Ingestor::new();
         let limits = IngestLimits {
