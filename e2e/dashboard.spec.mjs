@@ -196,3 +196,22 @@ test('a dropped connection shows reconnecting, then resumes without a new snapsh
   expect(afterReconnect[0]).toBe('delta');
   expect(afterReconnect).not.toContain('snapshot');
 });
+
+test('the targets page shows every target with its scrape health', async ({ page, request }) => {
+  await waitForData(request, 'range=5m');
+  await page.goto(`${BASE}/?range=5m`);
+  await page.click('a.nav-link[href="/targets"]');
+  await expect(page).toHaveURL(/\/targets$/);
+  // Three routers and at least one replica per deployment, all scraped successfully.
+  const upRows = page.locator('.target-table tbody tr[data-state="up"]');
+  await expect.poll(() => upRows.count(), { timeout: 20_000 }).toBeGreaterThanOrEqual(6);
+  await expect(page.locator('.targets .now')).toHaveText(/^\d+ targets · \d+ up · \d+ down$/);
+  const routers = page.locator('.target-table tbody tr[data-replica=""]');
+  await expect(routers).toHaveCount(3);
+  // Every row names its last scrape time, duration and sample count.
+  const first = upRows.first().locator('td');
+  await expect(first.nth(5)).toHaveText(/^\d\d:\d\d:\d\d UTC$/);
+  await expect(first.nth(6)).toHaveText(/\d+(\.\d+)? (ms|s)$/);
+  await expect(first.nth(7)).toHaveText(/^[\d,]+$/);
+  await page.screenshot({ path: `${SHOTS}/targets.png`, fullPage: true });
+});

@@ -24,6 +24,9 @@ cargo clippy -p frontend -p app --target wasm32-unknown-unknown -- -D warnings
 step "unit and integration tests"
 cargo test -p server -p app
 
+step "OpenMetrics conformance tally"
+cargo test -q -p server --test openmetrics_conformance -- --nocapture
+
 step "browser tests (release build, headless Chromium)"
 cargo leptos end-to-end --release
 

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
-use crate::wire::{Filter, View};
+use crate::wire::{Filter, TargetHealth, View};
 
 /// The current view for a filter.
 #[server(prefix = "/api/fn", input = Json)]
@@ -12,4 +12,12 @@ pub async fn load_view(filter: Filter) -> Result<View, ServerFnError> {
     let source = use_context::<crate::ssr::ViewSourceHandle>()
         .ok_or_else(|| ServerFnError::new("the server provides no view source"))?;
     source.0.view(filter).await.map_err(ServerFnError::new)
+}
+
+/// Scrape health of every target.
+#[server(prefix = "/api/fn", input = Json)]
+pub async fn load_targets() -> Result<Vec<TargetHealth>, ServerFnError> {
+    let source = use_context::<crate::ssr::ViewSourceHandle>()
+        .ok_or_else(|| ServerFnError::new("the server provides no view source"))?;
+    source.0.targets().await.map_err(ServerFnError::new)
 }

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod chart_option;
+pub mod clock;
 pub mod components;
 pub mod format;
 pub mod live;
@@ -22,6 +23,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use pages::dashboard::Dashboard;
+use pages::targets::TargetsPage;
 
 /// The HTML document around the app (server side).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -45,7 +47,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The application: one page for now, the dashboard at `/`.
+/// The application: the dashboard at `/`, scrape health at `/targets`.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
@@ -58,6 +60,7 @@ pub fn App() -> impl IntoView {
             <main class="page">
                 <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
                     <Route path=path!("") view=Dashboard ssr=SsrMode::Async/>
+                    <Route path=path!("/targets") view=TargetsPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

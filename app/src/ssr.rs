@@ -5,14 +5,21 @@
 
 use std::future::Future;
 use std::pin::Pin;
+
 use std::sync::Arc;
 
-use crate::wire::{Filter, View};
+use crate::wire::{Filter, TargetHealth, View};
+
+/// A boxed future answering the server rendering.
+pub type Answer<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send>>;
 
 /// Computes views for the server rendering.
 pub trait ViewSource: Send + Sync + 'static {
     /// The current view for `filter`, or why there is none.
-    fn view(&self, filter: Filter) -> Pin<Box<dyn Future<Output = Result<View, String>> + Send>>;
+    fn view(&self, filter: Filter) -> Answer<View>;
+
+    /// Scrape health of every target.
+    fn targets(&self) -> Answer<Vec<TargetHealth>>;
 }
 
 /// A shareable [`ViewSource`], provided as context by the server.

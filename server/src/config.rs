@@ -62,6 +62,10 @@ pub struct Config {
     pub body_limit_bytes: u64,
     /// Most samples accepted on one page; a page with more fails the scrape.
     pub sample_limit: u64,
+    /// Most labels on one sample; a page with more fails the scrape.
+    pub label_limit: u64,
+    /// Longest label value accepted, bytes; a page with a longer one fails the scrape.
+    pub label_value_length_limit: u64,
     /// How long points are kept, milliseconds (at least the longest range the page offers, 1 h).
     pub retention_ms: u64,
     /// Most series kept; new series past this are dropped (and counted, and logged).
@@ -87,6 +91,8 @@ impl Default for Config {
             scrape_timeout_ms: 1_500,
             body_limit_bytes: 16 * 1024 * 1024,
             sample_limit: 100_000,
+            label_limit: 64,
+            label_value_length_limit: 4096,
             retention_ms: 65 * 60 * 1000,
             max_series: 200_000,
             sd_refresh_interval_ms: 2_000,
@@ -231,6 +237,13 @@ impl Config {
         }
         range("body_limit_bytes", self.body_limit_bytes, 1024, 1 << 30)?;
         range("sample_limit", self.sample_limit, 1, 10_000_000)?;
+        range("label_limit", self.label_limit, 1, 1024)?;
+        range(
+            "label_value_length_limit",
+            self.label_value_length_limit,
+            16,
+            1 << 20,
+        )?;
         range(
             "retention_ms",
             self.retention_ms,
@@ -320,6 +333,8 @@ mod tests {
                 c.scrape_timeout_ms,
                 c.body_limit_bytes,
                 c.sample_limit,
+                c.label_limit,
+                c.label_value_length_limit,
                 c.retention_ms,
                 c.max_series,
                 c.sd_refresh_interval_ms,
@@ -337,6 +352,8 @@ mod tests {
             "scrape_timeout_ms",
             "body_limit_bytes",
             "sample_limit",
+            "label_limit",
+            "label_value_length_limit",
             "retention_ms",
             "max_series",
             "sd_refresh_interval_ms",

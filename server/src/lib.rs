@@ -99,6 +99,8 @@ impl Server {
             timeout: config.scrape_timeout(),
             body_limit_bytes: config.body_limit_bytes as usize,
             sample_limit: config.sample_limit as usize,
+            label_limit: config.label_limit as usize,
+            label_value_length_limit: config.label_value_length_limit as usize,
         };
         let client = scrape::http::client(&scrape_settings)?;
         let demo = if config.runs_demo() {

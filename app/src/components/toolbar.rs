@@ -87,7 +87,7 @@ pub fn Toolbar(
     };
 
     let theme = use_context::<RwSignal<Theme>>().unwrap_or_else(|| RwSignal::new(Theme::Light));
-    let clock = ticking_clock();
+    let clock = crate::clock::ticking(1000);
     let badge = move || {
         let state = live.state.get();
         let ago = live
@@ -189,6 +189,7 @@ pub fn Toolbar(
                     })
                     .collect_view()}
             </nav>
+            <a class="nav-link" href="/targets">"Targets"</a>
             <div class="connection" data-state=state_name role="status" aria-live="polite">
                 <span class="dot"></span>
                 <span class="connection-text">{badge}</span>
@@ -218,23 +219,4 @@ fn range_label(range: TimeRange) -> &'static str {
         TimeRange::Last15m => "15m",
         TimeRange::Last1h => "1h",
     }
-}
-
-/// The browser clock (Unix milliseconds), ticking once a second; constant on the server.
-#[cfg(feature = "hydrate")]
-fn ticking_clock() -> RwSignal<f64> {
-    let clock = RwSignal::new(js_sys::Date::now());
-    match set_interval_with_handle(
-        move || clock.set(js_sys::Date::now()),
-        std::time::Duration::from_secs(1),
-    ) {
-        Ok(handle) => on_cleanup(move || handle.clear()),
-        Err(error) => leptos::logging::warn!("clock does not tick: {error:?}"),
-    }
-    clock
-}
-
-#[cfg(not(feature = "hydrate"))]
-fn ticking_clock() -> RwSignal<f64> {
-    RwSignal::new(0.0)
 }

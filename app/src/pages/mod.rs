@@ -1,3 +1,4 @@
 //! Pages, one module each.
 
 pub mod dashboard;
+pub mod targets;

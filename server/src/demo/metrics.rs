@@ -171,6 +171,7 @@ pub fn render_gauge(name: &str, help: &str, series: &[(&str, f64)], out: &mut St
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::exposition::Format;
     use crate::ingest::{IngestLimits, Ingestor};
     use crate::model::{Signal, Value};
 
@@ -192,7 +193,7 @@ mod tests {
         let histogram = Histogram::new(vec![0.1, 1.0]);
         let requests = StatusCounter::default();
         let mut ingestor = Ingestor::new();
-        let limits = IngestLimits { sample_limit: 100 };
+        let limits = IngestLimits::GENEROUS;
         let render = |histogram: &Histogram, requests: &StatusCounter| {
             let mut page = String::new();
             histogram.render(
@@ -204,7 +205,7 @@ mod tests {
             page
         };
         ingestor
-            .ingest(&render(&histogram, &requests), limits)
+            .ingest(&render(&histogram, &requests), Format::Prometheus, limits)
             .expect("valid page");
         for value in [0.05, 0.5, 5.0] {
             histogram.observe(value);
@@ -213,7 +214,7 @@ mod tests {
         requests.record(200);
         requests.record(503);
         let output = ingestor
-            .ingest(&render(&histogram, &requests), limits)
+            .ingest(&render(&histogram, &requests), Format::Prometheus, limits)
             .expect("valid page");
         let histogram = output
             .observations

@@ -7,6 +7,7 @@
 
 pub mod adapter;
 pub mod exposition;
+pub mod openmetrics;
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -16,7 +17,7 @@ use thiserror::Error;
 
 use crate::model::{Detail, HistogramIncrement, Observation, Signal, Value};
 use adapter::{FamilyKind, FamilyRule, Match};
-use exposition::{Event, Labels, ParseError, Parser};
+use exposition::{Event, Format, Labels, ParseError, Parser};
 
 /// Most distinct detail values (status codes, GPU indexes…) one target may introduce; more are
 /// folded into `other` so a misbehaving exporter cannot grow the series count without bound.
@@ -27,6 +28,19 @@ pub const MAX_DETAIL_VALUES: usize = 256;
 pub struct IngestLimits {
     /// Most samples a page may hold (every sample line counts, known family or not).
     pub sample_limit: usize,
+    /// Most labels one sample may carry.
+    pub label_limit: usize,
+    /// Longest label value, bytes as written.
+    pub label_value_length_limit: usize,
+}
+
+impl IngestLimits {
+    /// Limits that only stop absurd pages (for tools and tests).
+    pub const GENEROUS: IngestLimits = IngestLimits {
+        sample_limit: 10_000_000,
+        label_limit: 1024,
+        label_value_length_limit: 1 << 20,
+    };
 }
 
 /// Why a page was refused. Nothing from it was kept.
@@ -39,6 +53,28 @@ pub enum IngestError {
     #[error("page has more than {limit} samples (sample_limit)")]
     SampleLimit {
         /// The limit that was exceeded.
+        limit: usize,
+    },
+    /// A sample carries more labels than allowed.
+    #[error("line {line}: {count} labels, more than {limit} (label_limit)")]
+    LabelLimit {
+        /// 1-based line number.
+        line: usize,
+        /// Labels on the sample.
+        count: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A label value is longer than allowed.
+    #[error(
+        "line {line}: a label value of {length} bytes, more than {limit} (label_value_length_limit)"
+    )]
+    LabelValueLength {
+        /// 1-based line number.
+        line: usize,
+        /// Its length.
+        length: usize,
+        /// The limit.
         limit: usize,
     },
 }
@@ -85,10 +121,11 @@ impl Ingestor {
         Ingestor::default()
     }
 
-    /// Reads one page.
+    /// Reads one page in the given format.
     pub fn ingest(
         &mut self,
         page: &str,
+        format: Format,
         limits: IngestLimits,
     ) -> Result<IngestOutput, IngestError> {
         let mut samples = 0usize;
@@ -98,15 +135,29 @@ impl Ingestor {
         let mut histograms: HashMap<u64, HistogramParts> = HashMap::new();
         let mut new_details: Vec<(String, Arc<str>)> = Vec::new();
 
-        for event in Parser::new(page) {
-            let sample = match event? {
-                Event::Sample(sample) => sample,
-                Event::Type { .. } => continue,
+        let mut parser = Parser::with_format(page, format);
+        while let Some(event) = parser.next() {
+            let Event::Sample(sample) = event? else {
+                continue;
             };
             samples += 1;
             if samples > limits.sample_limit {
                 return Err(IngestError::SampleLimit {
                     limit: limits.sample_limit,
+                });
+            }
+            if sample.labels.len() > limits.label_limit {
+                return Err(IngestError::LabelLimit {
+                    line: parser.line(),
+                    count: sample.labels.len(),
+                    limit: limits.label_limit,
+                });
+            }
+            if sample.labels.longest_value() > limits.label_value_length_limit {
+                return Err(IngestError::LabelValueLength {
+                    line: parser.line(),
+                    length: sample.labels.longest_value(),
+                    limit: limits.label_value_length_limit,
                 });
             }
             let Some(matched) = adapter::lookup(sample.name) else {
@@ -409,9 +460,8 @@ fn series_hash(name: &str, labels: &Labels<'_>, without: Option<&str>) -> u64 {
 mod tests {
     use super::*;
 
-    const LIMITS: IngestLimits = IngestLimits {
-        sample_limit: 10_000,
-    };
+    const LIMITS: IngestLimits = IngestLimits::GENEROUS;
+    const TEXT: Format = Format::Prometheus;
 
     fn page(ok: u64, errors: u64, buckets: [u64; 3], sum: f64, in_flight: f64) -> String {
         format!(
@@ -446,7 +496,7 @@ mod tests {
     fn first_page_sets_the_baseline_then_increments_follow() {
         let mut ingestor = Ingestor::new();
         let first = ingestor
-            .ingest(&page(100, 2, [10, 90, 100], 40.0, 3.0), LIMITS)
+            .ingest(&page(100, 2, [10, 90, 100], 40.0, 3.0), TEXT, LIMITS)
             .expect("valid page");
         assert_eq!(first.samples, 9);
         assert_eq!(first.unknown_samples, 1);
@@ -457,7 +507,7 @@ mod tests {
         );
 
         let second = ingestor
-            .ingest(&page(130, 3, [15, 110, 133], 55.0, 1.0), LIMITS)
+            .ingest(&page(130, 3, [15, 110, 133], 55.0, 1.0), TEXT, LIMITS)
             .expect("valid page");
         assert_eq!(
             find(&second, Signal::Requests, Some("200")),
@@ -480,10 +530,10 @@ mod tests {
     fn counter_and_histogram_resets_count_from_zero() {
         let mut ingestor = Ingestor::new();
         ingestor
-            .ingest(&page(100, 2, [10, 90, 100], 40.0, 0.0), LIMITS)
+            .ingest(&page(100, 2, [10, 90, 100], 40.0, 0.0), TEXT, LIMITS)
             .expect("valid page");
         let after_restart = ingestor
-            .ingest(&page(7, 0, [1, 4, 5], 2.0, 0.0), LIMITS)
+            .ingest(&page(7, 0, [1, 4, 5], 2.0, 0.0), TEXT, LIMITS)
             .expect("valid page");
         assert_eq!(
             find(&after_restart, Signal::Requests, Some("200")),
@@ -505,17 +555,21 @@ mod tests {
     fn a_bad_page_changes_nothing() {
         let mut ingestor = Ingestor::new();
         ingestor
-            .ingest(&page(100, 2, [10, 90, 100], 40.0, 0.0), LIMITS)
+            .ingest(&page(100, 2, [10, 90, 100], 40.0, 0.0), TEXT, LIMITS)
             .expect("valid page");
-        let garbage = ingestor.ingest("inferscope_inference_requests_total{oops 5\n", LIMITS);
+        let garbage = ingestor.ingest("inferscope_inference_requests_total{oops 5\n", TEXT, LIMITS);
         assert!(matches!(garbage, Err(IngestError::Parse(_))));
         let too_many = ingestor.ingest(
             &page(500, 2, [10, 90, 100], 40.0, 0.0),
-            IngestLimits { sample_limit: 3 },
+            TEXT,
+            IngestLimits {
+                sample_limit: 3,
+                ..LIMITS
+            },
         );
         assert_eq!(too_many, Err(IngestError::SampleLimit { limit: 3 }));
         let next = ingestor
-            .ingest(&page(110, 2, [10, 90, 100], 40.0, 0.0), LIMITS)
+            .ingest(&page(110, 2, [10, 90, 100], 40.0, 0.0), TEXT, LIMITS)
             .expect("valid page");
         assert_eq!(
             find(&next, Signal::Requests, Some("200")),
@@ -527,10 +581,10 @@ mod tests {
     fn children_of_a_signal_are_summed_and_new_ones_count_whole() {
         let mut ingestor = Ingestor::new();
         let one = "inferscope_inference_requests_total{status_code=\"200\",is_async=\"false\"} 5\n";
-        ingestor.ingest(one, LIMITS).expect("valid page");
+        ingestor.ingest(one, TEXT, LIMITS).expect("valid page");
         let two = "inferscope_inference_requests_total{status_code=\"200\",is_async=\"false\"} 8\n\
                    inferscope_inference_requests_total{status_code=\"200\",is_async=\"true\"} 4\n";
-        let output = ingestor.ingest(two, LIMITS).expect("valid page");
+        let output = ingestor.ingest(two, TEXT, LIMITS).expect("valid page");
         assert_eq!(
             find(&output, Signal::Requests, Some("200")),
             Some(&Value::Increment(7.0))
@@ -543,6 +597,7 @@ mod tests {
         let output = ingestor
             .ingest(
                 "baseten_gpu_utilization{gpu=\"0\"} 87\nbaseten_gpu_memory_used{gpu=\"0\"} 1024\n",
+                TEXT,
                 LIMITS,
             )
             .expect("valid page");

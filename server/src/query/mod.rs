@@ -16,7 +16,9 @@ pub mod math;
 
 use std::collections::{BTreeSet, HashMap};
 
-use app::wire::{DeploymentRef, Filter, Panel, PanelId, Point, Series, SeriesId, TimeRange, View};
+use app::wire::{
+    DeploymentRef, Filter, Panel, PanelId, Point, Series, SeriesId, TargetHealth, TimeRange, View,
+};
 
 use crate::model::{Signal, TargetLabels};
 use crate::store::{Samples, Store, StoreClosed, StoreHandle};
@@ -164,6 +166,24 @@ pub fn deployments(store: &Store) -> Vec<DeploymentRef> {
         })
         .collect::<BTreeSet<_>>()
         .into_iter()
+        .collect()
+}
+
+/// Scrape health of every target, as the API and the targets page show it.
+pub fn targets(store: &Store) -> Vec<TargetHealth> {
+    store
+        .targets()
+        .map(|status| TargetHealth {
+            url: status.url.clone(),
+            environment: status.labels.environment.to_string(),
+            deployment: status.labels.deployment.to_string(),
+            replica: status.labels.replica.to_string(),
+            up: status.up,
+            last_scrape_ms: Some(status.last_scrape_ms),
+            last_duration_seconds: Some(status.last_duration_seconds),
+            samples_scraped: status.samples_scraped,
+            last_error: status.last_error.clone(),
+        })
         .collect()
 }
 

@@ -1,12 +1,15 @@
 //! The HTTP scraper: GET a `/metrics` page with limits, then ingest it.
 
+use crate::ingest::exposition::Format;
 use crate::ingest::{IngestLimits, Ingestor};
 use crate::store::ScrapeSuccess;
 
 use super::{ScrapeError, ScrapeSettings, Scraper};
 
-/// What the scraper asks for: the Prometheus text format.
-pub const ACCEPT: &str = "text/plain;version=0.0.4;q=0.9,*/*;q=0.1";
+/// What the scraper asks for: OpenMetrics first, then the Prometheus text format (as
+/// Prometheus asks).
+pub const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,\
+application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
 /// Scrapes one URL over HTTP.
 #[derive(Debug)]
@@ -83,6 +86,12 @@ impl Scraper for HttpScraper {
         if !status.is_success() {
             return Err(ScrapeError::Status(status.as_u16()));
         }
+        let format = Format::from_content_type(
+            response
+                .headers()
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok()),
+        );
         let body = read_limited(
             response,
             self.settings.body_limit_bytes,
@@ -92,8 +101,10 @@ impl Scraper for HttpScraper {
         let text = std::str::from_utf8(&body).map_err(|_| ScrapeError::NotText)?;
         let limits = IngestLimits {
             sample_limit: self.settings.sample_limit,
+            label_limit: self.settings.label_limit,
+            label_value_length_limit: self.settings.label_value_length_limit,
         };
-        let output = self.ingestor.ingest(text, limits)?;
+        let output = self.ingestor.ingest(text, format, limits)?;
         Ok(ScrapeSuccess {
             observations: output.observations,
             samples: output.samples as u64,

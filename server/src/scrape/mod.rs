@@ -31,6 +31,10 @@ pub struct ScrapeSettings {
     pub body_limit_bytes: usize,
     /// Most samples accepted on one page.
     pub sample_limit: usize,
+    /// Most labels on one sample.
+    pub label_limit: usize,
+    /// Longest label value, bytes.
+    pub label_value_length_limit: usize,
 }
 
 /// One thing to scrape: where, and the labels its series get.

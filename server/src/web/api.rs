@@ -35,22 +35,7 @@ pub async fn view(
 pub async fn targets(State(state): State<AppState>) -> Result<Json<Vec<TargetHealth>>, ApiError> {
     let targets = state
         .store
-        .read(|store| {
-            store
-                .targets()
-                .map(|status| TargetHealth {
-                    url: status.url.clone(),
-                    environment: status.labels.environment.to_string(),
-                    deployment: status.labels.deployment.to_string(),
-                    replica: status.labels.replica.to_string(),
-                    up: status.up,
-                    last_scrape_ms: Some(status.last_scrape_ms),
-                    last_duration_seconds: Some(status.last_duration_seconds),
-                    samples_scraped: status.samples_scraped,
-                    last_error: status.last_error.clone(),
-                })
-                .collect()
-        })
+        .read(query::targets)
         .await
         .map_err(|_| ApiError::Unavailable)?;
     Ok(Json(targets))

@@ -5,12 +5,10 @@ pub mod api;
 pub mod error;
 pub mod live;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
-use app::ssr::{ViewSource, ViewSourceHandle};
-use app::wire::{Filter, LIVE_PATH, TARGETS_PATH, VIEW_PATH, View};
+use app::ssr::{Answer, ViewSource, ViewSourceHandle};
+use app::wire::{Filter, LIVE_PATH, TARGETS_PATH, TargetHealth, VIEW_PATH, View};
 use axum::Router;
 use axum::extract::FromRef;
 use axum::routing::get;
@@ -52,11 +50,21 @@ struct StoreViews {
 }
 
 impl ViewSource for StoreViews {
-    fn view(&self, filter: Filter) -> Pin<Box<dyn Future<Output = Result<View, String>> + Send>> {
+    fn view(&self, filter: Filter) -> Answer<View> {
         let store = self.store.clone();
         let settings = self.query;
         Box::pin(async move {
             query::view_from(&store, crate::live::normalise(filter), now_ms(), settings)
+                .await
+                .map_err(|error| error.to_string())
+        })
+    }
+
+    fn targets(&self) -> Answer<Vec<TargetHealth>> {
+        let store = self.store.clone();
+        Box::pin(async move {
+            store
+                .read(query::targets)
                 .await
                 .map_err(|error| error.to_string())
         })
