@@ -121,8 +121,9 @@ pub struct Sample<'a> {
     /// Milliseconds since the Unix epoch, when the exporter gave one (OpenMetrics gives seconds;
     /// they are converted).
     pub timestamp_ms: Option<i64>,
-    /// The exemplar, when the line carries one (OpenMetrics).
-    pub exemplar: Option<Exemplar<'a>>,
+    /// The exemplar, when the line carries one (OpenMetrics). Boxed: rare, and it would
+    /// double the size of every sample moved through the parser.
+    pub exemplar: Option<Box<Exemplar<'a>>>,
 }
 
 /// An exemplar: a trace of one observation that landed in a bucket or counter.
@@ -396,7 +397,9 @@ static LABEL_BYTE: [bool; 256] = {
 /// True for names matching `[a-zA-Z_:][a-zA-Z0-9_:]*`.
 pub fn is_metric_name(name: &str) -> bool {
     let bytes = name.as_bytes();
-    !bytes.is_empty() && !bytes[0].is_ascii_digit() && bytes.iter().all(|b| NAME_BYTE[*b as usize])
+    !bytes.is_empty()
+        && !bytes[0].is_ascii_digit()
+        && bytes.iter().fold(true, |ok, b| ok & is_name_byte(*b))
 }
 
 /// True for names matching `[a-zA-Z_][a-zA-Z0-9_]*`.
@@ -405,11 +408,26 @@ pub fn is_label_name(name: &str) -> bool {
     !bytes.is_empty() && !bytes[0].is_ascii_digit() && bytes.iter().all(|b| LABEL_BYTE[*b as usize])
 }
 
+/// `[a-zA-Z0-9_:]`, written with comparisons so that checking a whole name vectorises.
+#[inline]
+fn is_name_byte(b: u8) -> bool {
+    (b | 0x20).wrapping_sub(b'a') < 26 || b.wrapping_sub(b'0') < 10 || b == b'_' || b == b':'
+}
+
+/// Length of the metric name at the start of a sample line: up to the first blank or `{`
+/// (found with a vectorised search), provided every byte before it may be in a name; otherwise
+/// up to the first byte that may not.
 fn name_end(bytes: &[u8]) -> usize {
-    bytes
+    let end = memchr::memchr3(b' ', b'{', b'\t', bytes).unwrap_or(bytes.len());
+    let candidate = &bytes[..end];
+    // No early exit: the fold vectorises, and names are almost always valid.
+    if candidate.iter().fold(true, |ok, b| ok & is_name_byte(*b)) {
+        return end;
+    }
+    candidate
         .iter()
         .position(|b| !NAME_BYTE[*b as usize])
-        .unwrap_or(bytes.len())
+        .unwrap_or(end)
 }
 
 fn is_blank(byte: u8) -> bool {
@@ -418,12 +436,7 @@ fn is_blank(byte: u8) -> bool {
 
 fn prometheus_line(line: &str) -> Result<Option<Event<'_>>, ParseErrorKind> {
     let line = line.strip_suffix('\r').unwrap_or(line);
-    let start = line
-        .as_bytes()
-        .iter()
-        .position(|b| !is_blank(*b))
-        .unwrap_or(line.len());
-    let line = &line[start..];
+    let line = &line[skip_blanks(line.as_bytes(), 0)..];
     if line.is_empty() {
         return Ok(None);
     }
@@ -433,26 +446,47 @@ fn prometheus_line(line: &str) -> Result<Option<Event<'_>>, ParseErrorKind> {
     prometheus_sample(line).map(|sample| Some(Event::Sample(sample)))
 }
 
-fn prometheus_comment(comment: &str) -> Result<Option<Event<'_>>, ParseErrorKind> {
-    let comment = comment.trim_start_matches([' ', '\t']);
-    let (keyword, rest) = comment.split_once([' ', '\t']).unwrap_or((comment, ""));
-    let is_type = keyword == "TYPE";
-    if !is_type && keyword != "HELP" {
-        // Free comments carry nothing.
-        return Ok(None);
+/// Index of the first byte at or after `from` that is not a blank.
+fn skip_blanks(bytes: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while i < bytes.len() && is_blank(bytes[i]) {
+        i += 1;
     }
-    let rest = rest.trim_start_matches([' ', '\t']);
-    let (family, tail) = rest.split_once([' ', '\t']).unwrap_or((rest, ""));
+    i
+}
+
+/// Index of the first blank at or after `from` (or the end).
+fn next_blank(bytes: &[u8], from: usize) -> usize {
+    memchr::memchr2(b' ', b'\t', &bytes[from..]).map_or(bytes.len(), |offset| from + offset)
+}
+
+fn prometheus_comment(comment: &str) -> Result<Option<Event<'_>>, ParseErrorKind> {
+    let bytes = comment.as_bytes();
+    let keyword_start = skip_blanks(bytes, 0);
+    let keyword_end = next_blank(bytes, keyword_start);
+    let is_type = match &bytes[keyword_start..keyword_end] {
+        b"TYPE" => true,
+        b"HELP" => false,
+        // Free comments carry nothing.
+        _ => return Ok(None),
+    };
+    let family_start = skip_blanks(bytes, keyword_end);
+    let family_end = next_blank(bytes, family_start);
+    let family = &comment[family_start..family_end];
     if family.is_empty() {
         return Err(ParseErrorKind::MalformedMetadata);
     }
     if !is_metric_name(family) {
         return Err(ParseErrorKind::InvalidName(family.to_owned()));
     }
+    let tail_start = (family_end + 1).min(comment.len());
     if !is_type {
-        return Ok(Some(Event::Help { family, text: tail }));
+        return Ok(Some(Event::Help {
+            family,
+            text: &comment[tail_start..],
+        }));
     }
-    let word = tail.trim_matches([' ', '\t']);
+    let word = comment[tail_start..].trim_matches([' ', '\t']);
     if word.is_empty() {
         return Err(ParseErrorKind::MalformedMetadata);
     }
@@ -486,20 +520,21 @@ fn prometheus_sample(line: &str) -> Result<Sample<'_>, ParseErrorKind> {
         return Err(ParseErrorKind::InvalidName(token.to_owned()));
     }
     let rest = &line[pos..];
-    let mut fields = rest.split([' ', '\t']).filter(|field| !field.is_empty());
-    let value_text = fields.next().ok_or(ParseErrorKind::MissingValue)?;
+    let (value_text, rest) = next_field(rest).ok_or(ParseErrorKind::MissingValue)?;
     let value =
         parse_value(value_text).ok_or_else(|| ParseErrorKind::InvalidValue(value_text.into()))?;
-    let timestamp_ms = match fields.next() {
-        Some(text) => Some(
-            text.parse::<i64>()
-                .map_err(|_| ParseErrorKind::InvalidTimestamp(text.into()))?,
-        ),
+    let timestamp_ms = match next_field(rest) {
         None => None,
+        Some((text, rest)) => {
+            if let Some((extra, _)) = next_field(rest) {
+                return Err(ParseErrorKind::TrailingText(extra.into()));
+            }
+            Some(
+                text.parse::<i64>()
+                    .map_err(|_| ParseErrorKind::InvalidTimestamp(text.into()))?,
+            )
+        }
     };
-    if let Some(extra) = fields.next() {
-        return Err(ParseErrorKind::TrailingText(extra.into()));
-    }
     Ok(Sample {
         name,
         labels,
@@ -507,6 +542,20 @@ fn prometheus_sample(line: &str) -> Result<Sample<'_>, ParseErrorKind> {
         timestamp_ms,
         exemplar: None,
     })
+}
+
+/// The next blank-separated field of `text` and what follows it.
+fn next_field(text: &str) -> Option<(&str, &str)> {
+    let bytes = text.as_bytes();
+    let start = skip_blanks(bytes, 0);
+    if start == bytes.len() {
+        return None;
+    }
+    let mut end = start;
+    while end < bytes.len() && !is_blank(bytes[end]) {
+        end += 1;
+    }
+    Some((&text[start..end], &text[end..]))
 }
 
 fn openmetrics_line(line: &str) -> Result<Option<Event<'_>>, ParseErrorKind> {
@@ -603,7 +652,7 @@ fn openmetrics_sample(line: &str) -> Result<Sample<'_>, ParseErrorKind> {
         }
     };
     if let Some(text) = exemplar_text {
-        sample.exemplar = Some(openmetrics_exemplar(text)?);
+        sample.exemplar = Some(Box::new(openmetrics_exemplar(text)?));
     }
     Ok(sample)
 }
@@ -692,25 +741,12 @@ fn parse_integer(text: &str) -> Option<f64> {
     Some(if negative { -value } else { value })
 }
 
-/// Parses a sample value in the Prometheus format: a float, or `NaN`, `+Inf`, `-Inf` (any case).
+/// Parses a sample value in the Prometheus format as Prometheus does (Go's `ParseFloat`): a
+/// decimal float, or `NaN`, `Inf`, `Infinity` with an optional sign, in any case.
 pub fn parse_value(text: &str) -> Option<f64> {
-    if let Some(value) = parse_integer(text) {
-        return Some(value);
-    }
-    match text {
-        "+Inf" | "Inf" | "+inf" | "inf" => Some(f64::INFINITY),
-        "-Inf" | "-inf" => Some(f64::NEG_INFINITY),
-        "NaN" | "nan" => Some(f64::NAN),
-        _ => {
-            // Rust also accepts words such as "infinity"; the format does not.
-            if text
-                .bytes()
-                .any(|b| b.is_ascii_alphabetic() && b != b'e' && b != b'E')
-            {
-                return None;
-            }
-            text.parse::<f64>().ok()
-        }
+    match parse_integer(text) {
+        Some(value) => Some(value),
+        None => text.parse::<f64>().ok(),
     }
 }
 
@@ -734,8 +770,9 @@ fn labels_at<'a>(line: &'a str, open: usize, scanned: &Scanned) -> Labels<'a> {
 fn scan_labels(bytes: &[u8], strict: bool) -> Result<Scanned, ParseErrorKind> {
     let mut i = 0;
     let mut longest_value = 0usize;
-    // Names seen so far on this line, for the duplicate check (past 32 labels it is skipped).
-    let mut names: [(usize, usize); 32] = [(0, 0); 32];
+    // A one-word filter of the names seen so far on this line; only when it says "maybe"
+    // are the earlier names compared for a duplicate.
+    let mut seen_names: u64 = 0;
     let mut count = 0usize;
     let skip_blanks = |i: &mut usize| {
         if !strict {
@@ -765,16 +802,18 @@ fn scan_labels(bytes: &[u8], strict: bool) -> Result<Scanned, ParseErrorKind> {
             return Err(ParseErrorKind::MalformedLabels("invalid label name"));
         }
         let name = &bytes[name_start..i];
-        // Duplicate names make a sample ambiguous; compare with the ones before (few per line).
-        let seen = &names[..count.min(names.len())];
-        if seen.iter().any(|&(s, e)| &bytes[s..e] == name) {
+        // Duplicate names make a sample ambiguous.
+        let bit = 1u64
+            << ((name.len()
+                ^ usize::from(name[0]).wrapping_mul(7)
+                ^ usize::from(name[name.len() - 1]).wrapping_mul(13))
+                & 63);
+        if seen_names & bit != 0 && earlier_label_named(&bytes[..name_start], name) {
             return Err(ParseErrorKind::DuplicateLabel(
                 String::from_utf8_lossy(name).into_owned(),
             ));
         }
-        if count < names.len() {
-            names[count] = (name_start, i);
-        }
+        seen_names |= bit;
         count += 1;
         skip_blanks(&mut i);
         if bytes.get(i) != Some(&b'=') {
@@ -814,20 +853,32 @@ fn scan_labels(bytes: &[u8], strict: bool) -> Result<Scanned, ParseErrorKind> {
     }
 }
 
-/// Index of the quote that ends a label value (skipping backslash escapes).
+/// Whether the (already validated) label text before a label has one named `name`.
+fn earlier_label_named(before: &[u8], name: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(before) else {
+        return false;
+    };
+    Labels {
+        raw: text,
+        count: 0,
+        longest_value: 0,
+    }
+    .iter()
+    .any(|(earlier, _)| earlier.as_bytes() == name)
+}
+
+/// Index of the quote that ends a label value (skipping backslash escapes). Label values are
+/// short, so a plain loop beats setting up a vectorised search.
 fn closing_quote(bytes: &[u8]) -> Option<usize> {
     let mut i = 0;
-    loop {
-        let found = memchr::memchr2(b'"', b'\\', &bytes[i..])?;
-        i += found;
-        if bytes[i] == b'"' {
-            return Some(i);
-        }
-        i += 2;
-        if i > bytes.len() {
-            return None;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => return Some(i),
+            b'\\' => i += 2,
+            _ => i += 1,
         }
     }
+    None
 }
 
 /// Unescapes `\\`, `\"` and `\n`; other backslashes stay as written.
@@ -958,7 +1009,7 @@ mod tests {
         for (page, expected_line) in [
             ("a{b=\"c\" 1\n", 1),
             ("\n\na 1 2 3\n", 3),
-            ("a infinity\n", 1),
+            ("a 1x\n", 1),
             ("9a 1\n", 1),
             ("a{b=c} 1\n", 1),
             ("a\n", 1),
