@@ -76,6 +76,8 @@ pub struct Config {
     pub live_tick_ms: u64,
     /// Most distinct live views (filters) served at once.
     pub max_live_streams: u64,
+    /// Threads running scrapes, the store and the web server; 0 means one per CPU core.
+    pub worker_threads: u64,
     /// Whether the demo fleet runs: `auto`, `on` or `off`.
     pub demo: DemoMode,
     /// Exporters to scrape.
@@ -98,6 +100,7 @@ impl Default for Config {
             sd_refresh_interval_ms: 2_000,
             live_tick_ms: 1_000,
             max_live_streams: 256,
+            worker_threads: 0,
             demo: DemoMode::Auto,
             targets: Vec::new(),
             http_sd: Vec::new(),
@@ -156,6 +159,9 @@ pub struct Cli {
     /// Override `demo`.
     #[arg(long, env = "INFERSCOPE_DEMO")]
     pub demo: Option<DemoMode>,
+    /// Override `worker_threads`.
+    #[arg(long, env = "INFERSCOPE_WORKER_THREADS")]
+    pub worker_threads: Option<u64>,
 }
 
 impl Config {
@@ -193,6 +199,9 @@ impl Config {
         }
         if let Some(value) = cli.demo {
             config.demo = value;
+        }
+        if let Some(value) = cli.worker_threads {
+            config.worker_threads = value;
         }
         config.validate()?;
         Ok(config)
@@ -259,6 +268,7 @@ impl Config {
         )?;
         range("live_tick_ms", self.live_tick_ms, 100, 60_000)?;
         range("max_live_streams", self.max_live_streams, 1, 100_000)?;
+        range("worker_threads", self.worker_threads, 0, 1024)?;
         let mut urls = BTreeSet::new();
         for (index, target) in self.targets.iter().enumerate() {
             let field = |name: &str| format!("targets[{index}].{name}");
@@ -327,21 +337,10 @@ mod tests {
         let example = Config::from_toml(EXAMPLE, Path::new("inferscope.example.toml"))
             .expect("valid example");
         let defaults = Config::default();
-        let scalars = |c: &Config| {
-            (
-                c.scrape_interval_ms,
-                c.scrape_timeout_ms,
-                c.body_limit_bytes,
-                c.sample_limit,
-                c.label_limit,
-                c.label_value_length_limit,
-                c.retention_ms,
-                c.max_series,
-                c.sd_refresh_interval_ms,
-                c.live_tick_ms,
-                c.max_live_streams,
-                c.demo,
-            )
+        let scalars = |c: &Config| Config {
+            targets: Vec::new(),
+            http_sd: Vec::new(),
+            ..c.clone()
         };
         assert_eq!(scalars(&example), scalars(&defaults));
         assert!(!example.targets.is_empty(), "the example shows a target");
@@ -359,6 +358,7 @@ mod tests {
             "sd_refresh_interval_ms",
             "live_tick_ms",
             "max_live_streams",
+            "worker_threads",
             "demo",
             "[[targets]]",
             "[[http_sd]]",

@@ -4,6 +4,7 @@
 pub mod autoscale;
 pub mod config;
 pub mod demo;
+pub mod hashing;
 pub mod ingest;
 pub mod live;
 pub mod model;

@@ -94,3 +94,14 @@ pub struct Observation {
     /// The reading.
     pub value: Value,
 }
+
+/// Samples of families no adapter knows, kept as they are (counters stay cumulative), so that
+/// nothing an exporter says is dropped.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RawSamples {
+    /// `(series id, value)` for every such sample on the page. The id is a hash of the series
+    /// name and labels, stable across scrapes of the same target.
+    pub values: Vec<(u64, f64)>,
+    /// `(series id, "name{labels}")` for the series not on the target's previous page.
+    pub names: Vec<(u64, Box<str>)>,
+}

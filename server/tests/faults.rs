@@ -234,9 +234,7 @@ async fn misbehaving_exporters_fail_alone_and_good_data_stays_complete() {
                     .series(Signal::Requests)
                     .filter(|(key, _)| &*key.target.replica == replica)
                     .flat_map(|(_, samples)| match samples {
-                        Samples::Counter(ring) => {
-                            ring.iter().map(|(_, v)| v.copied()).collect::<Vec<_>>()
-                        }
+                        Samples::Counter(ring) => ring.iter().map(|(_, v)| v).collect::<Vec<_>>(),
                         _ => Vec::new(),
                     })
                     .collect()
@@ -245,7 +243,7 @@ async fn misbehaving_exporters_fail_alone_and_good_data_stays_complete() {
                 .series(Signal::Up)
                 .filter(|(key, _)| &*key.target.replica == "good")
                 .flat_map(|(_, samples)| match samples {
-                    Samples::Gauge(ring) => ring.iter().map(|(_, v)| v.copied()).collect(),
+                    Samples::Gauge(ring) => ring.iter().map(|(_, v)| v).collect(),
                     _ => Vec::new(),
                 })
                 .collect();

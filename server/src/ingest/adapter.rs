@@ -3,9 +3,9 @@
 //! Engine knowledge is data. Each row names a family, its kind, the signal, a scale factor to the
 //! signal's unit and the label that becomes the signal's detail. Adding an engine is adding rows.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
+use crate::hashing::FastMap;
 use crate::model::Signal;
 
 /// How a family is read.
@@ -264,7 +264,7 @@ pub const HOSTED_PLATFORM: &[FamilyRule] = &[
 ];
 
 /// Every table, looked up by family name.
-static RULES: LazyLock<HashMap<&'static str, FamilyRule>> = LazyLock::new(|| {
+static RULES: LazyLock<FastMap<&'static str, FamilyRule>> = LazyLock::new(|| {
     INFERSCOPE
         .iter()
         .chain(HOSTED_PLATFORM)
@@ -285,8 +285,18 @@ pub enum Match {
     Count(FamilyRule),
 }
 
+/// Every prefix a known family starts with: names that start with none of them are not looked
+/// up at all (most samples of a typical page).
+const PREFIXES: &[&str] = &["inferscope_", "baseten_"];
+
 /// Finds the rule for a sample name, or `None` for a family no adapter knows.
 pub fn lookup(sample_name: &str) -> Option<Match> {
+    if !PREFIXES
+        .iter()
+        .any(|prefix| sample_name.starts_with(prefix))
+    {
+        return None;
+    }
     let rules = &*RULES;
     if let Some(rule) = rules.get(sample_name)
         && rule.kind != FamilyKind::Histogram
@@ -337,6 +347,17 @@ mod tests {
         ));
         assert_eq!(lookup("inferscope_end_to_end_response_time_seconds"), None);
         assert_eq!(lookup("some_other_family_total"), None);
+    }
+
+    #[test]
+    fn every_family_starts_with_a_listed_prefix() {
+        for rule in INFERSCOPE.iter().chain(HOSTED_PLATFORM) {
+            assert!(
+                PREFIXES.iter().any(|p| rule.family.starts_with(p)),
+                "{} needs its prefix in PREFIXES",
+                rule.family
+            );
+        }
     }
 
     #[test]

@@ -10,12 +10,13 @@ pub mod exposition;
 pub mod openmetrics;
 
 use std::collections::HashMap;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use thiserror::Error;
 
-use crate::model::{Detail, HistogramIncrement, Observation, Signal, Value};
+use crate::hashing::{FastMap, IdMap};
+use crate::model::{Detail, HistogramIncrement, Observation, RawSamples, Signal, Value};
 use adapter::{FamilyKind, FamilyRule, Match};
 use exposition::{Event, Format, Labels, ParseError, Parser};
 
@@ -88,6 +89,8 @@ pub struct IngestOutput {
     pub samples: usize,
     /// Sample lines of families no adapter knows.
     pub unknown_samples: usize,
+    /// Those samples, kept raw.
+    pub raw: RawSamples,
 }
 
 #[derive(Clone, Debug)]
@@ -101,10 +104,18 @@ struct PreviousHistogram {
 /// Per-target ingest state.
 #[derive(Debug, Default)]
 pub struct Ingestor {
-    counters: HashMap<u64, f64>,
-    histograms: HashMap<u64, PreviousHistogram>,
+    counters: IdMap<f64>,
+    histograms: IdMap<PreviousHistogram>,
     details: HashMap<String, Arc<str>>,
     has_baseline: bool,
+    /// Raw series ids of recent pages, each with the number of the last page attempt that had it.
+    raw_ids: IdMap<u64>,
+    /// Number of the last page attempt.
+    attempt: u64,
+    /// Number of the last page that was good.
+    committed: u64,
+    /// Seeds the series ids of this target (stable for its lifetime).
+    hasher: foldhash::fast::RandomState,
 }
 
 struct HistogramParts {
@@ -132,8 +143,14 @@ impl Ingestor {
         let mut unknown_samples = 0usize;
         let mut gauges: Vec<(Signal, Detail, f64)> = Vec::new();
         let mut counters: Vec<(u64, Signal, Detail, f64)> = Vec::new();
-        let mut histograms: HashMap<u64, HistogramParts> = HashMap::new();
+        let mut histograms: IdMap<HistogramParts> = IdMap::default();
         let mut new_details: Vec<(String, Arc<str>)> = Vec::new();
+        let mut raw = RawSamples {
+            values: Vec::with_capacity(self.raw_ids.len()),
+            names: Vec::new(),
+        };
+        self.attempt += 1;
+        let attempt = self.attempt;
 
         let mut parser = Parser::with_format(page, format);
         while let Some(event) = parser.next() {
@@ -162,6 +179,25 @@ impl Ingestor {
             }
             let Some(matched) = adapter::lookup(sample.name) else {
                 unknown_samples += 1;
+                if sample.name.ends_with("_created") {
+                    // Creation times carry nothing to chart.
+                    continue;
+                }
+                let id = series_hash(&self.hasher, sample.name, &sample.labels, None);
+                let last = self.raw_ids.insert(id, attempt);
+                if last == Some(attempt) {
+                    // The same series twice on one page: the first value stands.
+                    continue;
+                }
+                raw.values.push((id, sample.value));
+                if last != Some(self.committed) {
+                    let name = if sample.labels.raw().is_empty() {
+                        sample.name.to_owned()
+                    } else {
+                        format!("{}{{{}}}", sample.name, sample.labels.raw())
+                    };
+                    raw.names.push((id, name.into_boxed_str()));
+                }
                 continue;
             };
             let rule = match matched {
@@ -178,12 +214,12 @@ impl Ingestor {
                     }
                 }
                 Match::Value(rule) => {
-                    let key = series_hash(sample.name, &sample.labels, None);
+                    let key = series_hash(&self.hasher, sample.name, &sample.labels, None);
                     counters.push((key, rule.signal, detail, sample.value * rule.scale));
                 }
                 Match::Bucket(_) | Match::Sum(_) | Match::Count(_) => {
                     let base = rule.family;
-                    let key = series_hash(base, &sample.labels, Some("le"));
+                    let key = series_hash(&self.hasher, base, &sample.labels, Some("le"));
                     let parts = histograms.entry(key).or_insert_with(|| HistogramParts {
                         rule,
                         detail,
@@ -209,14 +245,16 @@ impl Ingestor {
         }
 
         // The page is good: from here on, state changes.
+        self.committed = attempt;
+        self.raw_ids.retain(|_, seen| *seen == attempt);
         for (raw, interned) in new_details {
             self.details.insert(raw, interned);
         }
-        let mut accumulated: HashMap<(Signal, Detail), Value> = HashMap::new();
+        let mut accumulated: FastMap<(Signal, Detail), Value> = FastMap::default();
         for (signal, detail, value) in gauges {
             add(&mut accumulated, signal, detail, Value::Gauge(value));
         }
-        let mut next_counters = HashMap::with_capacity(counters.len());
+        let mut next_counters = IdMap::with_capacity_and_hasher(counters.len(), Default::default());
         for (key, signal, detail, value) in counters {
             if !value.is_finite() {
                 continue;
@@ -240,7 +278,8 @@ impl Ingestor {
         }
         self.counters = next_counters;
 
-        let mut next_histograms = HashMap::with_capacity(histograms.len());
+        let mut next_histograms =
+            IdMap::with_capacity_and_hasher(histograms.len(), Default::default());
         for (key, parts) in histograms {
             let Some((current, increment)) = self.histogram_increment(key, &parts) else {
                 continue;
@@ -271,6 +310,7 @@ impl Ingestor {
             observations,
             samples,
             unknown_samples,
+            raw,
         })
     }
 
@@ -412,7 +452,7 @@ fn histogram_from_cumulative(
     }
 }
 
-fn add(into: &mut HashMap<(Signal, Detail), Value>, signal: Signal, detail: Detail, value: Value) {
+fn add(into: &mut FastMap<(Signal, Detail), Value>, signal: Signal, detail: Detail, value: Value) {
     use std::collections::hash_map::Entry;
     match into.entry((signal, detail)) {
         Entry::Vacant(slot) => {
@@ -439,8 +479,13 @@ fn add(into: &mut HashMap<(Signal, Detail), Value>, signal: Signal, detail: Deta
 }
 
 /// Identity of a child series: its name and labels (optionally without one label, for `le`).
-fn series_hash(name: &str, labels: &Labels<'_>, without: Option<&str>) -> u64 {
-    let mut hasher = DefaultHasher::new();
+fn series_hash(
+    state: &foldhash::fast::RandomState,
+    name: &str,
+    labels: &Labels<'_>,
+    without: Option<&str>,
+) -> u64 {
+    let mut hasher = state.build_hasher();
     name.hash(&mut hasher);
     match without {
         None => labels.raw().hash(&mut hasher),
@@ -500,6 +545,8 @@ mod tests {
             .expect("valid page");
         assert_eq!(first.samples, 9);
         assert_eq!(first.unknown_samples, 1);
+        assert_eq!(first.raw.values.len(), 1);
+        assert_eq!(&*first.raw.names[0].1, "unrelated_family");
         assert_eq!(find(&first, Signal::Requests, Some("200")), None);
         assert_eq!(
             find(&first, Signal::ConcurrentRequests, Some("queued")),

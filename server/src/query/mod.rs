@@ -448,6 +448,7 @@ mod tests {
             outcome: Ok(ScrapeSuccess {
                 samples: observations.len() as u64,
                 observations,
+                raw: crate::model::RawSamples::default(),
             }),
         });
     }

@@ -139,7 +139,7 @@ async fn fetch(
     if !response.status().is_success() {
         return Err(fetch_error(format!("HTTP status {}", response.status())));
     }
-    let body = read_limited(response, SD_BODY_LIMIT_BYTES, timeout)
+    let body = read_limited(response, SD_BODY_LIMIT_BYTES, timeout, 0)
         .await
         .map_err(|error| fetch_error(error.to_string()))?;
     parse_http_sd(url, &body)

@@ -15,7 +15,10 @@ application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5
 #[derive(Debug)]
 pub struct HttpScraper {
     client: reqwest::Client,
-    url: String,
+    /// Parsed once, not on every scrape.
+    url: Result<reqwest::Url, String>,
+    /// Size of the last body, to allocate the next one at once.
+    last_body_bytes: usize,
     settings: ScrapeSettings,
     ingestor: Ingestor,
 }
@@ -25,7 +28,8 @@ impl HttpScraper {
     pub fn new(client: reqwest::Client, url: String, settings: ScrapeSettings) -> HttpScraper {
         HttpScraper {
             client,
-            url,
+            url: reqwest::Url::parse(&url).map_err(|error| format!("invalid URL {url:?}: {error}")),
+            last_body_bytes: 0,
             settings,
             ingestor: Ingestor::new(),
         }
@@ -37,7 +41,9 @@ pub fn client(settings: &ScrapeSettings) -> Result<reqwest::Client, reqwest::Err
     reqwest::Client::builder()
         .connect_timeout(settings.timeout)
         .user_agent(concat!("inferscope/", env!("CARGO_PKG_VERSION")))
-        .pool_max_idle_per_host(2)
+        // Many targets often share a host (replicas behind one address, a platform export):
+        // keep enough idle connections that scrapes reuse them instead of reconnecting.
+        .pool_max_idle_per_host(32)
         .build()
 }
 
@@ -47,14 +53,14 @@ pub async fn read_limited(
     mut response: reqwest::Response,
     limit_bytes: usize,
     timeout: std::time::Duration,
+    expected_bytes: usize,
 ) -> Result<Vec<u8>, ScrapeError> {
-    if response
-        .content_length()
-        .is_some_and(|length| length > limit_bytes as u64)
-    {
+    let announced = response.content_length();
+    if announced.is_some_and(|length| length > limit_bytes as u64) {
         return Err(ScrapeError::BodyTooLarge { limit_bytes });
     }
-    let mut body = Vec::new();
+    let capacity = announced.map_or(expected_bytes, |length| length as usize);
+    let mut body = Vec::with_capacity(capacity.min(limit_bytes));
     while let Some(chunk) = response.chunk().await.map_err(|error| {
         if error.is_timeout() {
             ScrapeError::Timeout {
@@ -74,9 +80,10 @@ pub async fn read_limited(
 
 impl Scraper for HttpScraper {
     async fn scrape(&mut self) -> Result<ScrapeSuccess, ScrapeError> {
+        let url = self.url.clone().map_err(ScrapeError::Request)?;
         let response = self
             .client
-            .get(&self.url)
+            .get(url)
             .header(reqwest::header::ACCEPT, ACCEPT)
             .timeout(self.settings.timeout)
             .send()
@@ -96,8 +103,10 @@ impl Scraper for HttpScraper {
             response,
             self.settings.body_limit_bytes,
             self.settings.timeout,
+            self.last_body_bytes,
         )
         .await?;
+        self.last_body_bytes = body.len();
         let text = std::str::from_utf8(&body).map_err(|_| ScrapeError::NotText)?;
         let limits = IngestLimits {
             sample_limit: self.settings.sample_limit,
@@ -107,6 +116,7 @@ impl Scraper for HttpScraper {
         let output = self.ingestor.ingest(text, format, limits)?;
         Ok(ScrapeSuccess {
             observations: output.observations,
+            raw: output.raw,
             samples: output.samples as u64,
         })
     }

@@ -10,15 +10,20 @@
 //! gap, not a flat line.
 
 mod ring;
+pub mod xor;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
-use crate::model::{Detail, HistogramIncrement, Observation, Signal, TargetLabels, Value};
+use crate::hashing::{FastMap, IdMap};
+use crate::model::{
+    Detail, HistogramIncrement, Observation, RawSamples, Signal, TargetLabels, Value,
+};
 pub use ring::Ring;
+pub use xor::FloatSeries;
 
 /// Bounds of the store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,9 +40,9 @@ pub struct StoreLimits {
 #[derive(Clone, Debug)]
 pub enum Samples {
     /// Gauge readings.
-    Gauge(Ring<f64>),
+    Gauge(FloatSeries),
     /// Counter increments per scrape.
-    Counter(Ring<f64>),
+    Counter(FloatSeries),
     /// Histogram increments per scrape.
     Histogram(Ring<HistogramIncrement>),
 }
@@ -90,19 +95,33 @@ pub struct ScrapeReport {
 pub struct ScrapeSuccess {
     /// Observations, one per (signal, detail).
     pub observations: Vec<Observation>,
+    /// Samples of families no adapter knows, kept as they are.
+    pub raw: RawSamples,
     /// Samples on the page.
     pub samples: u64,
+}
+
+/// A series of a family no adapter knows, kept as exported.
+#[derive(Clone, Debug)]
+pub struct RawSeries {
+    /// `name{labels}` as the exporter wrote them.
+    pub name: Box<str>,
+    /// Its points.
+    pub points: FloatSeries,
+    /// Whether its last point is a stale marker.
+    stale: bool,
 }
 
 /// The store's state. Owned by one task; see the module docs.
 #[derive(Debug)]
 pub struct Store {
     limits: StoreLimits,
-    signals: HashMap<Signal, HashMap<SeriesKey, Samples>>,
+    signals: FastMap<Signal, FastMap<SeriesKey, Samples>>,
     series_count: usize,
     rejected_series: u64,
     targets: BTreeMap<(TargetLabels, String), TargetStatus>,
-    last_seen: HashMap<TargetLabels, Vec<(Signal, Detail)>>,
+    last_seen: FastMap<TargetLabels, Vec<(Signal, Detail)>>,
+    raw: FastMap<TargetLabels, IdMap<RawSeries>>,
     last_expiry_ms: i64,
 }
 
@@ -114,11 +133,12 @@ impl Store {
     pub fn new(limits: StoreLimits) -> Store {
         Store {
             limits,
-            signals: HashMap::new(),
+            signals: FastMap::default(),
             series_count: 0,
             rejected_series: 0,
             targets: BTreeMap::new(),
-            last_seen: HashMap::new(),
+            last_seen: FastMap::default(),
+            raw: FastMap::default(),
             last_expiry_ms: i64::MIN,
         }
     }
@@ -150,6 +170,7 @@ impl Store {
                     seen.push((observation.signal, observation.detail.clone()));
                     self.append(&target, observation, at_ms);
                 }
+                self.append_raw(&target, success.raw, at_ms);
                 let previous = self.last_seen.get(&target).cloned().unwrap_or_default();
                 for (signal, detail) in previous {
                     if !seen.contains(&(signal, detail.clone())) {
@@ -175,6 +196,60 @@ impl Store {
             self.append(&target, observation, at_ms);
         }
         self.targets.insert((target, url), status);
+    }
+
+    /// Appends a page's raw samples; raw series missing from the page go stale.
+    fn append_raw(&mut self, target: &TargetLabels, raw: RawSamples, at_ms: i64) {
+        let RawSamples { values, names } = raw;
+        let mut names: IdMap<Box<str>> = names.into_iter().collect();
+        let series_count = &mut self.series_count;
+        let max_series = self.limits.max_series;
+        let rejected = &mut self.rejected_series;
+        let by_id = self.raw.entry(target.clone()).or_default();
+        let mut written = 0usize;
+        for (id, value) in values {
+            let series = match by_id.get_mut(&id) {
+                Some(series) => series,
+                None => {
+                    // A series the store never had (or dropped) needs its name to start.
+                    let Some(name) = names.remove(&id) else {
+                        continue;
+                    };
+                    if *series_count >= max_series {
+                        *rejected += 1;
+                        continue;
+                    }
+                    *series_count += 1;
+                    by_id.entry(id).or_insert(RawSeries {
+                        name,
+                        points: FloatSeries::new(),
+                        stale: false,
+                    })
+                }
+            };
+            series.points.push(at_ms, Some(value));
+            series.stale = false;
+            written += 1;
+        }
+        if written == by_id.len() {
+            // Every series the target has was on this page: none went missing.
+            return;
+        }
+        for series in by_id.values_mut() {
+            let current = series.points.last_time().is_some_and(|last| last >= at_ms);
+            if !current && !series.stale {
+                series.points.push(at_ms, None);
+                series.stale = true;
+            }
+        }
+    }
+
+    /// Every raw series of a target (families no adapter knows), in no particular order.
+    pub fn raw_series(&self, target: &TargetLabels) -> impl Iterator<Item = &RawSeries> {
+        self.raw
+            .get(target)
+            .into_iter()
+            .flat_map(|series| series.values())
     }
 
     /// Forgets a target that is no longer scraped: its series get a stale marker and age out.
@@ -213,6 +288,17 @@ impl Store {
                 keep
             });
         }
+        for by_id in self.raw.values_mut() {
+            by_id.retain(|_, series| {
+                series.points.expire(oldest);
+                let keep = !series.points.is_empty();
+                if !keep {
+                    removed += 1;
+                }
+                keep
+            });
+        }
+        self.raw.retain(|_, by_id| !by_id.is_empty());
         self.series_count -= removed;
     }
 
@@ -264,8 +350,8 @@ impl Store {
                 return;
             }
             let samples = match value {
-                Value::Gauge(_) => Samples::Gauge(Ring::new(max_points)),
-                Value::Increment(_) => Samples::Counter(Ring::new(max_points)),
+                Value::Gauge(_) => Samples::Gauge(FloatSeries::new()),
+                Value::Increment(_) => Samples::Counter(FloatSeries::new()),
                 Value::Histogram(_) => Samples::Histogram(Ring::new(max_points)),
             };
             by_key.insert(key.clone(), samples);
@@ -305,6 +391,12 @@ impl Store {
         if let Some(seen) = self.last_seen.remove(target) {
             for (signal, detail) in seen {
                 self.mark_stale(signal, target, &detail, at_ms);
+            }
+        }
+        if let Some(by_id) = self.raw.get_mut(target) {
+            for series in by_id.values_mut().filter(|series| !series.stale) {
+                series.points.push(at_ms, None);
+                series.stale = true;
             }
         }
     }
@@ -439,6 +531,7 @@ mod tests {
             outcome: outcome.map(|observations| ScrapeSuccess {
                 samples: observations.len() as u64,
                 observations,
+                raw: RawSamples::default(),
             }),
         }
     }
@@ -462,9 +555,7 @@ mod tests {
             .series(signal)
             .find(|(key, _)| &*key.target.replica == replica)
             .map(|(_, samples)| match samples {
-                Samples::Gauge(ring) | Samples::Counter(ring) => {
-                    ring.iter().map(|(t, v)| (t, v.copied())).collect()
-                }
+                Samples::Gauge(ring) | Samples::Counter(ring) => ring.iter().collect(),
                 Samples::Histogram(_) => Vec::new(),
             })
             .unwrap_or_default()
@@ -529,6 +620,48 @@ mod tests {
         assert!(store.rejected_series() >= 6);
         store.expire(1000 + LIMITS.retention_ms + 1);
         assert_eq!(store.series_count(), 0);
+    }
+
+    #[test]
+    fn raw_series_keep_their_names_and_go_stale_when_missing() {
+        let mut store = Store::new(LIMITS);
+        let raw = |values: Vec<(u64, f64)>, names: Vec<(u64, &str)>| ScrapeReport {
+            url: "http://a/metrics".into(),
+            target: labels("a"),
+            at_ms: 0,
+            duration_seconds: 0.0,
+            outcome: Ok(ScrapeSuccess {
+                observations: Vec::new(),
+                samples: values.len() as u64,
+                raw: RawSamples {
+                    values,
+                    names: names.into_iter().map(|(id, n)| (id, n.into())).collect(),
+                },
+            }),
+        };
+        let at = |mut report: ScrapeReport, at_ms| {
+            report.at_ms = at_ms;
+            report
+        };
+        store.apply(at(
+            raw(vec![(1, 5.0), (2, 7.0)], vec![(1, "x{a=\"1\"}"), (2, "y")]),
+            1000,
+        ));
+        store.apply(at(raw(vec![(1, 6.0)], vec![]), 2000));
+        // An id the store never saw, without a name, is not invented.
+        store.apply(at(raw(vec![(1, 7.0), (3, 1.0)], vec![]), 3000));
+        let series: BTreeMap<&str, Vec<(i64, Option<f64>)>> = store
+            .raw_series(&labels("a"))
+            .map(|s| (&*s.name, s.points.iter().collect()))
+            .collect();
+        assert_eq!(
+            series["x{a=\"1\"}"],
+            vec![(1000, Some(5.0)), (2000, Some(6.0)), (3000, Some(7.0))]
+        );
+        assert_eq!(series["y"], vec![(1000, Some(7.0)), (2000, None)]);
+        assert_eq!(series.len(), 2);
+        // Up, duration, and the two raw series.
+        assert_eq!(store.series_count(), 4);
     }
 
     #[test]
