@@ -430,4 +430,7 @@ pub struct TargetHealth {
     /// Why the last scrape failed, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// Engines recognised on its last good page (`vllm`, `dcgm`, `process`, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub engines: Vec<String>,
 }

@@ -13,6 +13,8 @@ use clap::{Parser, ValueEnum};
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::ingest::adapter::Engine;
+
 /// Whether the built-in demo fleet runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -39,6 +41,11 @@ pub struct TargetConfig {
     /// Replica label; leave empty for a deployment-level exporter (a router, a platform export).
     #[serde(default)]
     pub replica: String,
+    /// The engine whose adapter table applies (`vllm`, `sglang`, `tgi`, `triton`,
+    /// `torchserve`, `bentoml`, `ray-serve`, `nim`, `dcgm`, `node`, `baseten`, `inferscope`).
+    /// Absent: detected from the page.
+    #[serde(default)]
+    pub engine: Option<String>,
 }
 
 /// A Prometheus `http_sd` discovery endpoint.
@@ -279,6 +286,16 @@ impl Config {
             if target.deployment.trim().is_empty() {
                 return Err(invalid(&field("deployment"), "\"\"", "must not be empty"));
             }
+            if let Some(engine) = &target.engine
+                && Engine::from_name(engine).is_none()
+            {
+                let known: Vec<&str> = Engine::ALL.iter().map(|e| e.name()).collect();
+                return Err(invalid(
+                    &field("engine"),
+                    format!("{engine:?}"),
+                    format!("must be one of {}", known.join(", ")),
+                ));
+            }
             if !urls.insert(&target.url) {
                 return Err(invalid(&field("url"), &target.url, "is listed twice"));
             }
@@ -416,6 +433,7 @@ mod tests {
                 environment: "p".into(),
                 deployment: "d".into(),
                 replica: String::new(),
+                engine: None,
             }],
             ..Config::default()
         };

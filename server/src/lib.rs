@@ -27,6 +27,7 @@ use tracing::{info, warn};
 
 use config::Config;
 use demo::{DemoFleet, DemoOptions};
+use ingest::adapter::Engine;
 use live::HubSettings;
 use model::TargetLabels;
 use query::QuerySettings;
@@ -123,6 +124,7 @@ impl Server {
                     deployment: Arc::from(target.deployment.as_str()),
                     replica: Arc::from(target.replica.as_str()),
                 },
+                engine: target.engine.as_deref().and_then(Engine::from_name),
             })
             .collect::<BTreeSet<_>>()
             .into_iter()

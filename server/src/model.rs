@@ -20,6 +20,10 @@ pub enum Signal {
     RequestSizeBytes,
     /// Response body size, histogram, bytes.
     ResponseSizeBytes,
+    /// Prompt length per request, histogram, tokens.
+    PromptTokens,
+    /// Generated length per request, histogram, tokens.
+    GenerationTokens,
     /// Requests in the system now, gauge; detail label: `in_progress` or `queued`.
     ConcurrentRequests,
     /// Replicas ready to serve, gauge.
@@ -38,6 +42,14 @@ pub enum Signal {
     GpuUtilization,
     /// GPU memory used, gauge, bytes; detail label: the GPU index.
     GpuMemoryUsedBytes,
+    /// GPU memory in all, gauge, bytes; detail label: the GPU index.
+    GpuMemoryTotalBytes,
+    /// Share of the engine's KV cache in use, gauge, ratio 0–1.
+    KvCacheUsage,
+    /// The host's memory in all, gauge, bytes (to derive memory used).
+    HostMemoryTotalBytes,
+    /// The host's memory available, gauge, bytes (to derive memory used).
+    HostMemoryAvailableBytes,
     /// Whether the last scrape of the target succeeded (1) or not (0), gauge, recorded by the
     /// scrape loop itself.
     Up,

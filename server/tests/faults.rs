@@ -70,6 +70,7 @@ fn target(url: String, replica: &str) -> TargetConfig {
         environment: "production".into(),
         deployment: if replica == "good" { "good" } else { "faulty" }.into(),
         replica: replica.into(),
+        engine: None,
     }
 }
 

@@ -9,7 +9,7 @@ pub mod adapter;
 pub mod exposition;
 pub mod openmetrics;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ use thiserror::Error;
 
 use crate::hashing::{FastMap, IdMap};
 use crate::model::{Detail, HistogramIncrement, Observation, RawSamples, Signal, Value};
-use adapter::{FamilyKind, FamilyRule, Match};
+use adapter::{DetailFrom, Engine, FamilyKind, FamilyRule, Part};
 use exposition::{Event, Format, Labels, ParseError, Parser};
 
 /// Most distinct detail values (status codes, GPU indexes…) one target may introduce; more are
@@ -91,6 +91,8 @@ pub struct IngestOutput {
     pub unknown_samples: usize,
     /// Those samples, kept raw.
     pub raw: RawSamples,
+    /// Engines whose families the page has.
+    pub engines: Vec<Engine>,
 }
 
 #[derive(Clone, Debug)]
@@ -116,10 +118,12 @@ pub struct Ingestor {
     committed: u64,
     /// Seeds the series ids of this target (stable for its lifetime).
     hasher: foldhash::fast::RandomState,
+    /// The engines whose tables apply (`None`: all, detected from the page).
+    engines: Option<Vec<Engine>>,
 }
 
 struct HistogramParts {
-    rule: FamilyRule,
+    rule: &'static FamilyRule,
     detail: Detail,
     buckets: Vec<(f64, f64)>,
     sum: f64,
@@ -132,6 +136,14 @@ impl Ingestor {
         Ingestor::default()
     }
 
+    /// A new ingestor that applies only these engines' tables (set per target in config).
+    pub fn for_engines(engines: Vec<Engine>) -> Ingestor {
+        Ingestor {
+            engines: Some(engines),
+            ..Ingestor::default()
+        }
+    }
+
     /// Reads one page in the given format.
     pub fn ingest(
         &mut self,
@@ -141,8 +153,9 @@ impl Ingestor {
     ) -> Result<IngestOutput, IngestError> {
         let mut samples = 0usize;
         let mut unknown_samples = 0usize;
-        let mut gauges: Vec<(Signal, Detail, f64)> = Vec::new();
-        let mut counters: Vec<(u64, Signal, Detail, f64)> = Vec::new();
+        let mut gauges: Vec<(&'static FamilyRule, Detail, f64)> = Vec::new();
+        let mut counters: Vec<(u64, &'static FamilyRule, Detail, f64)> = Vec::new();
+        let mut engines: BTreeSet<Engine> = BTreeSet::new();
         let mut histograms: IdMap<HistogramParts> = IdMap::default();
         let mut new_details: Vec<(String, Arc<str>)> = Vec::new();
         let mut raw = RawSamples {
@@ -177,70 +190,89 @@ impl Ingestor {
                     limit: limits.label_value_length_limit,
                 });
             }
-            let Some(matched) = adapter::lookup(sample.name) else {
-                unknown_samples += 1;
-                if sample.name.ends_with("_created") {
-                    // Creation times carry nothing to chart.
+            let (part, rules) = adapter::lookup(sample.name);
+            let rules = rules.iter().filter(|rule| self.allows(rule.engine));
+            let mut used = false;
+            for rule in rules {
+                used = true;
+                if let Some((label, value)) = rule.skip
+                    && sample.labels.get(label).as_deref() == Some(value)
+                {
                     continue;
                 }
-                let id = series_hash(&self.hasher, sample.name, &sample.labels, None);
-                let last = self.raw_ids.insert(id, attempt);
-                if last == Some(attempt) {
-                    // The same series twice on one page: the first value stands.
-                    continue;
-                }
-                raw.values.push((id, sample.value));
-                if last != Some(self.committed) {
-                    let name = if sample.labels.raw().is_empty() {
-                        sample.name.to_owned()
-                    } else {
-                        format!("{}{{{}}}", sample.name, sample.labels.raw())
-                    };
-                    raw.names.push((id, name.into_boxed_str()));
-                }
-                continue;
-            };
-            let rule = match matched {
-                Match::Value(rule)
-                | Match::Bucket(rule)
-                | Match::Sum(rule)
-                | Match::Count(rule) => rule,
-            };
-            let detail = self.detail(&rule, &sample.labels, &mut new_details);
-            match matched {
-                Match::Value(rule) if rule.kind == FamilyKind::Gauge => {
-                    if sample.value.is_finite() {
-                        gauges.push((rule.signal, detail, sample.value * rule.scale));
-                    }
-                }
-                Match::Value(rule) => {
-                    let key = series_hash(&self.hasher, sample.name, &sample.labels, None);
-                    counters.push((key, rule.signal, detail, sample.value * rule.scale));
-                }
-                Match::Bucket(_) | Match::Sum(_) | Match::Count(_) => {
-                    let base = rule.family;
-                    let key = series_hash(&self.hasher, base, &sample.labels, Some("le"));
-                    let parts = histograms.entry(key).or_insert_with(|| HistogramParts {
-                        rule,
-                        detail,
-                        buckets: Vec::new(),
-                        sum: 0.0,
-                        count: None,
-                    });
-                    match matched {
-                        Match::Bucket(_) => {
-                            let bound = sample
-                                .labels
-                                .get("le")
-                                .and_then(|le| exposition::parse_value(&le));
-                            if let Some(bound) = bound {
-                                parts.buckets.push((bound * rule.scale, sample.value));
-                            }
+                engines.insert(rule.engine);
+                match (rule.kind, part) {
+                    (FamilyKind::Gauge, _) => {
+                        if sample.value.is_finite() {
+                            let detail = self.detail(rule, &sample.labels, &mut new_details);
+                            gauges.push((rule, detail, sample.value * rule.scale));
                         }
-                        Match::Sum(_) => parts.sum = sample.value * rule.scale,
-                        _ => parts.count = Some(sample.value),
+                    }
+                    (FamilyKind::Summary, _) => {
+                        let Some(quantile) = sample.labels.get("quantile") else {
+                            continue;
+                        };
+                        if sample.value.is_finite() {
+                            let detail = Some(self.intern(&quantile, &mut new_details));
+                            gauges.push((rule, detail, sample.value * rule.scale));
+                        }
+                    }
+                    (FamilyKind::Counter, _) => {
+                        let detail = self.detail(rule, &sample.labels, &mut new_details);
+                        let key = series_hash(&self.hasher, sample.name, &sample.labels, None)
+                            ^ (rule.signal as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                        counters.push((key, rule, detail, sample.value * rule.scale));
+                    }
+                    (FamilyKind::Histogram, _) => {
+                        let key =
+                            series_hash(&self.hasher, &rule.family, &sample.labels, Some("le"));
+                        let detail = self.detail(rule, &sample.labels, &mut new_details);
+                        let parts = histograms.entry(key).or_insert_with(|| HistogramParts {
+                            rule,
+                            detail,
+                            buckets: Vec::new(),
+                            sum: 0.0,
+                            count: None,
+                        });
+                        match part {
+                            Part::Bucket => {
+                                let bound = sample
+                                    .labels
+                                    .get("le")
+                                    .and_then(|le| exposition::parse_value(&le));
+                                if let Some(bound) = bound {
+                                    parts.buckets.push((bound * rule.scale, sample.value));
+                                }
+                            }
+                            Part::Sum => parts.sum = sample.value * rule.scale,
+                            Part::Count => parts.count = Some(sample.value),
+                            Part::Value => {}
+                        }
                     }
                 }
+            }
+            if used {
+                continue;
+            }
+            unknown_samples += 1;
+            if sample.name.ends_with("_created") {
+                // Creation times carry nothing to chart.
+                continue;
+            }
+            let id = series_hash(&self.hasher, sample.name, &sample.labels, None);
+            let last = self.raw_ids.insert(id, attempt);
+            if last == Some(attempt) {
+                // The same series twice on one page: the first value stands.
+                continue;
+            }
+            raw.values.push((id, sample.value));
+            if last != Some(self.committed) {
+                let name = if sample.labels.raw().is_empty() {
+                    sample.name.to_owned()
+                } else {
+                    format!("{}{{{}}}", sample.name, sample.labels.raw())
+                };
+                raw.names.push((id, name.into_boxed_str()));
             }
         }
 
@@ -250,12 +282,12 @@ impl Ingestor {
         for (raw, interned) in new_details {
             self.details.insert(raw, interned);
         }
-        let mut accumulated: FastMap<(Signal, Detail), Value> = FastMap::default();
-        for (signal, detail, value) in gauges {
-            add(&mut accumulated, signal, detail, Value::Gauge(value));
+        let mut accumulated: FastMap<(Signal, Detail), (u8, Value)> = FastMap::default();
+        for (rule, detail, value) in gauges {
+            add(&mut accumulated, rule, detail, Value::Gauge(value));
         }
         let mut next_counters = IdMap::with_capacity_and_hasher(counters.len(), Default::default());
-        for (key, signal, detail, value) in counters {
+        for (key, rule, detail, value) in counters {
             if !value.is_finite() {
                 continue;
             }
@@ -269,12 +301,7 @@ impl Ingestor {
                 None if self.has_baseline => value,
                 None => continue,
             };
-            add(
-                &mut accumulated,
-                signal,
-                detail,
-                Value::Increment(increment),
-            );
+            add(&mut accumulated, rule, detail, Value::Increment(increment));
         }
         self.counters = next_counters;
 
@@ -288,7 +315,7 @@ impl Ingestor {
             if let Some(increment) = increment {
                 add(
                     &mut accumulated,
-                    parts.rule.signal,
+                    parts.rule,
                     parts.detail,
                     Value::Histogram(increment),
                 );
@@ -297,9 +324,11 @@ impl Ingestor {
         self.histograms = next_histograms;
         self.has_baseline = true;
 
+        derive(&mut accumulated);
+        let engines: Vec<Engine> = engines.into_iter().collect();
         let mut observations: Vec<Observation> = accumulated
             .into_iter()
-            .map(|((signal, detail), value)| Observation {
+            .map(|((signal, detail), (_, value))| Observation {
                 signal,
                 detail,
                 value,
@@ -311,6 +340,7 @@ impl Ingestor {
             samples,
             unknown_samples,
             raw,
+            engines,
         })
     }
 
@@ -318,6 +348,7 @@ impl Ingestor {
     pub fn reset(&mut self) {
         *self = Ingestor {
             details: std::mem::take(&mut self.details),
+            engines: self.engines.take(),
             ..Ingestor::default()
         };
     }
@@ -328,20 +359,45 @@ impl Ingestor {
         labels: &Labels<'_>,
         new_details: &mut Vec<(String, Arc<str>)>,
     ) -> Detail {
-        let label = rule.detail_label?;
-        let value = labels.get(label)?;
-        if let Some(interned) = self.details.get(value.as_ref()) {
-            return Some(interned.clone());
+        match rule.detail {
+            DetailFrom::None => None,
+            DetailFrom::Fixed(value) => Some(self.intern(value, new_details)),
+            DetailFrom::Label(label) => {
+                let value = labels.get(label)?;
+                Some(self.intern(&value, new_details))
+            }
+            DetailFrom::Mapped(label, table, default) => {
+                let value = labels.get(label);
+                let mapped = table
+                    .iter()
+                    .find(|(from, _)| Some(*from) == value.as_deref())
+                    .map_or(default, |(_, to)| to);
+                Some(self.intern(mapped, new_details))
+            }
         }
-        if let Some((_, interned)) = new_details.iter().find(|(raw, _)| raw == value.as_ref()) {
-            return Some(interned.clone());
+    }
+
+    /// A shared copy of a detail value (bounded: past [`MAX_DETAIL_VALUES`] it is `other`).
+    fn intern(&self, value: &str, new_details: &mut Vec<(String, Arc<str>)>) -> Arc<str> {
+        if let Some(interned) = self.details.get(value) {
+            return interned.clone();
+        }
+        if let Some((_, interned)) = new_details.iter().find(|(raw, _)| raw == value) {
+            return interned.clone();
         }
         if self.details.len() + new_details.len() >= MAX_DETAIL_VALUES {
-            return Some(Arc::from("other"));
+            return Arc::from("other");
         }
-        let interned: Arc<str> = Arc::from(value.as_ref());
-        new_details.push((value.into_owned(), interned.clone()));
-        Some(interned)
+        let interned: Arc<str> = Arc::from(value);
+        new_details.push((value.to_owned(), interned.clone()));
+        interned
+    }
+
+    /// Whether a rule of this engine applies to this target.
+    fn allows(&self, engine: Engine) -> bool {
+        self.engines
+            .as_ref()
+            .is_none_or(|allowed| allowed.contains(&engine))
     }
 
     /// The histogram's cumulative state now, and its increment since the previous page (`None`
@@ -452,29 +508,74 @@ fn histogram_from_cumulative(
     }
 }
 
-fn add(into: &mut FastMap<(Signal, Detail), Value>, signal: Signal, detail: Detail, value: Value) {
+/// Adds a reading to the page's observations. Readings of one signal and detail from families
+/// of different rank: the lowest rank wins; of the same rank: amounts add up (children of a
+/// family, or several families counting the same thing), quantiles and ratios take the largest.
+fn add(
+    into: &mut FastMap<(Signal, Detail), (u8, Value)>,
+    rule: &FamilyRule,
+    detail: Detail,
+    value: Value,
+) {
     use std::collections::hash_map::Entry;
-    match into.entry((signal, detail)) {
+    match into.entry((rule.signal, detail)) {
         Entry::Vacant(slot) => {
-            slot.insert(value);
+            slot.insert((rule.rank, value));
         }
-        Entry::Occupied(mut slot) => match (slot.get_mut(), value) {
-            (Value::Gauge(total), Value::Gauge(more)) => *total += more,
-            (Value::Increment(total), Value::Increment(more)) => *total += more,
-            (Value::Histogram(total), Value::Histogram(more)) if total.bounds == more.bounds => {
-                for (index, count) in more.buckets {
-                    match total.buckets.iter_mut().find(|(i, _)| *i == index) {
-                        Some((_, existing)) => *existing += count,
-                        None => total.buckets.push((index, count)),
-                    }
-                }
-                total.buckets.sort_by_key(|(index, _)| *index);
-                total.sum += more.sum;
-                total.count += more.count;
+        Entry::Occupied(mut slot) => {
+            let (rank, existing) = slot.get_mut();
+            if rule.rank > *rank {
+                return;
             }
-            // Children of one family with different bucket layouts: keep the first.
-            _ => {}
-        },
+            if rule.rank < *rank {
+                *slot.get_mut() = (rule.rank, value);
+                return;
+            }
+            match (existing, value) {
+                // Quantiles and ratios do not add up across children: the largest stands.
+                (Value::Gauge(total), Value::Gauge(more))
+                    if rule.kind == FamilyKind::Summary || is_ratio(rule.signal) =>
+                {
+                    *total = total.max(more);
+                }
+                (Value::Gauge(total), Value::Gauge(more)) => *total += more,
+                (Value::Increment(total), Value::Increment(more)) => *total += more,
+                (Value::Histogram(total), Value::Histogram(more))
+                    if total.bounds == more.bounds =>
+                {
+                    for (index, count) in more.buckets {
+                        match total.buckets.iter_mut().find(|(i, _)| *i == index) {
+                            Some((_, existing)) => *existing += count,
+                            None => total.buckets.push((index, count)),
+                        }
+                    }
+                    total.buckets.sort_by_key(|(index, _)| *index);
+                    total.sum += more.sum;
+                    total.count += more.count;
+                }
+                // Children of one family with different bucket layouts: keep the first.
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Signals that are shares (0–1) rather than amounts.
+fn is_ratio(signal: Signal) -> bool {
+    matches!(signal, Signal::GpuUtilization | Signal::KvCacheUsage)
+}
+
+/// Adds the signals computed from others on the page ([`adapter::DERIVED`]).
+fn derive(into: &mut FastMap<(Signal, Detail), (u8, Value)>) {
+    for &(result, minuend, subtrahend) in adapter::DERIVED {
+        let gauge = |signal| match into.get(&(signal, None)) {
+            Some((_, Value::Gauge(value))) => Some(*value),
+            _ => None,
+        };
+        if let (Some(a), Some(b)) = (gauge(minuend), gauge(subtrahend)) {
+            into.entry((result, None))
+                .or_insert((u8::MAX, Value::Gauge(a - b)));
+        }
     }
 }
 

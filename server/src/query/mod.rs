@@ -183,6 +183,7 @@ pub fn targets(store: &Store) -> Vec<TargetHealth> {
             last_duration_seconds: Some(status.last_duration_seconds),
             samples_scraped: status.samples_scraped,
             last_error: status.last_error.clone(),
+            engines: status.engines.iter().map(|e| (*e).to_owned()).collect(),
         })
         .collect()
 }
@@ -449,6 +450,7 @@ mod tests {
                 samples: observations.len() as u64,
                 observations,
                 raw: crate::model::RawSamples::default(),
+                engines: Vec::new(),
             }),
         });
     }

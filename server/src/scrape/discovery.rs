@@ -15,6 +15,7 @@ use serde::Deserialize;
 use thiserror::Error;
 use tracing::{debug, warn};
 
+use crate::ingest::adapter::Engine;
 use crate::model::TargetLabels;
 
 use super::Target;
@@ -115,6 +116,10 @@ pub fn parse_http_sd(url: &str, body: &[u8]) -> Result<Vec<Target>, DiscoveryErr
                     deployment: deployment.clone(),
                     replica: Arc::from(replica.as_str()),
                 },
+                engine: group
+                    .labels
+                    .get("__engine__")
+                    .and_then(|name| Engine::from_name(name)),
             });
         }
     }

@@ -1,5 +1,6 @@
 //! The HTTP scraper: GET a `/metrics` page with limits, then ingest it.
 
+use crate::ingest::adapter::Engine;
 use crate::ingest::exposition::Format;
 use crate::ingest::{IngestLimits, Ingestor};
 use crate::store::ScrapeSuccess;
@@ -25,13 +26,25 @@ pub struct HttpScraper {
 
 impl HttpScraper {
     /// A scraper for `url` sharing `client`'s connection pool.
-    pub fn new(client: reqwest::Client, url: String, settings: ScrapeSettings) -> HttpScraper {
+    pub fn new(
+        client: reqwest::Client,
+        url: String,
+        settings: ScrapeSettings,
+        engine: Option<Engine>,
+    ) -> HttpScraper {
+        let ingestor = match engine {
+            // A configured engine's table, plus the families every exporter has.
+            Some(engine) => {
+                Ingestor::for_engines(vec![engine, Engine::Process, Engine::Inferscope])
+            }
+            None => Ingestor::new(),
+        };
         HttpScraper {
             client,
             url: reqwest::Url::parse(&url).map_err(|error| format!("invalid URL {url:?}: {error}")),
             last_body_bytes: 0,
             settings,
-            ingestor: Ingestor::new(),
+            ingestor,
         }
     }
 }
@@ -117,6 +130,7 @@ impl Scraper for HttpScraper {
         Ok(ScrapeSuccess {
             observations: output.observations,
             raw: output.raw,
+            engines: output.engines.iter().map(|engine| engine.name()).collect(),
             samples: output.samples as u64,
         })
     }

@@ -65,7 +65,12 @@ impl ScrapeManager {
                 replica = %target.labels.replica,
                 "scraping target"
             );
-            let scraper = HttpScraper::new(self.client.clone(), target.url.clone(), self.settings);
+            let scraper = HttpScraper::new(
+                self.client.clone(),
+                target.url.clone(),
+                self.settings,
+                target.engine,
+            );
             let handle = tokio::spawn(run_loop(
                 target.clone(),
                 scraper,

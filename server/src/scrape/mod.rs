@@ -17,6 +17,7 @@ use thiserror::Error;
 use tracing::{debug, info, warn};
 
 use crate::ingest::IngestError;
+use crate::ingest::adapter::Engine;
 use crate::model::TargetLabels;
 use crate::store::{ScrapeReport, ScrapeSuccess, StoreHandle};
 
@@ -44,6 +45,8 @@ pub struct Target {
     pub url: String,
     /// Environment, deployment and replica.
     pub labels: TargetLabels,
+    /// The engine whose adapter table applies, when set in config (otherwise detected).
+    pub engine: Option<Engine>,
 }
 
 /// Why a scrape yielded nothing.

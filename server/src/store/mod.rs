@@ -73,6 +73,8 @@ pub struct TargetStatus {
     pub samples_scraped: u64,
     /// Why the last scrape failed.
     pub last_error: Option<String>,
+    /// Engines detected on its last good page.
+    pub engines: Vec<&'static str>,
 }
 
 /// What a scrape loop tells the store after each scrape.
@@ -97,6 +99,8 @@ pub struct ScrapeSuccess {
     pub observations: Vec<Observation>,
     /// Samples of families no adapter knows, kept as they are.
     pub raw: RawSamples,
+    /// Names of the engines whose families the page has.
+    pub engines: Vec<&'static str>,
     /// Samples on the page.
     pub samples: u64,
 }
@@ -161,11 +165,13 @@ impl Store {
             last_duration_seconds: duration_seconds,
             samples_scraped: 0,
             last_error: None,
+            engines: Vec::new(),
         };
         let mut seen = Vec::new();
         match outcome {
             Ok(success) => {
                 status.samples_scraped = success.samples;
+                status.engines = success.engines;
                 for observation in success.observations {
                     seen.push((observation.signal, observation.detail.clone()));
                     self.append(&target, observation, at_ms);
@@ -532,6 +538,7 @@ mod tests {
                 samples: observations.len() as u64,
                 observations,
                 raw: RawSamples::default(),
+                engines: Vec::new(),
             }),
         }
     }
@@ -632,6 +639,7 @@ mod tests {
             duration_seconds: 0.0,
             outcome: Ok(ScrapeSuccess {
                 observations: Vec::new(),
+                engines: Vec::new(),
                 samples: values.len() as u64,
                 raw: RawSamples {
                     values,
