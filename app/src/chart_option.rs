@@ -2,16 +2,16 @@
 //! ECharts; tests inspect it natively.
 
 use charming::Chart;
-use charming::component::{Axis, Grid, Legend};
+use charming::component::{Axis, Feature, Grid, Legend, Toolbox, ToolboxDataZoom};
 use charming::datatype::{CompositeValue, NumericValue};
 use charming::element::{
     AreaStyle, AxisLabel, AxisLine, AxisPointer, AxisPointerType, AxisTick, AxisType, ItemStyle,
     JsFunction, LineStyle, LineStyleType, SplitLine, Step, Symbol, TextStyle, Tooltip, Trigger,
 };
-use charming::series::Line;
+use charming::series::{Bar, Line};
 
 use crate::panels::{PanelSpec, Shape, Theme, Unit, series_style};
-use crate::wire::{Panel, Point};
+use crate::wire::{Panel, Point, SeriesId};
 
 /// Colours of the chart furniture for a theme.
 struct Furniture {
@@ -38,18 +38,36 @@ fn furniture(theme: Theme) -> Furniture {
     }
 }
 
-/// JavaScript that formats one value of `unit` (used by axis labels and tooltips).
+/// JavaScript that formats one value `v` of `unit` (tooltips, axis labels of seconds/bytes/%).
 fn formatter_body(unit: Unit) -> &'static str {
     match unit {
         Unit::Seconds => {
             "if (v == null || isNaN(v)) return '–'; \
              if (v === 0) return '0'; \
-             if (v < 1) { var ms = v * 1000; return (ms < 10 ? ms.toFixed(1) : Math.round(ms)) + ' ms'; } \
+             if (v < 1) { var ms = v * 1000; return (ms < 10 ? +ms.toFixed(1) : Math.round(ms)) + ' ms'; } \
              return (v < 10 ? +v.toFixed(2) : +v.toFixed(1)) + ' s';"
         }
         Unit::RequestsPerSecond => {
             "if (v == null || isNaN(v)) return '–'; \
              return (v < 1 ? +v.toFixed(2) : v < 10 ? +v.toFixed(1) : Math.round(v)).toLocaleString() + ' req/s';"
+        }
+        Unit::Bytes => {
+            "if (v == null || isNaN(v)) return '–'; \
+             var u = ['B','KiB','MiB','GiB','TiB'], i = 0; \
+             while (Math.abs(v) >= 1024 && i < u.length - 1) { v /= 1024; i++; } \
+             return (v < 10 ? +v.toFixed(1) : Math.round(v)) + ' ' + u[i];"
+        }
+        Unit::Ratio => {
+            "if (v == null || isNaN(v)) return '–'; \
+             var p = v * 100; return (p < 10 ? +p.toFixed(1) : Math.round(p)) + '%';"
+        }
+        Unit::Cores => {
+            "if (v == null || isNaN(v)) return '–'; \
+             return (v < 10 ? +v.toFixed(2) : +v.toFixed(1)) + ' cores';"
+        }
+        Unit::Tokens => {
+            "if (v == null || isNaN(v)) return '–'; \
+             return Math.round(v).toLocaleString() + ' tokens';"
         }
         Unit::Replicas | Unit::Requests => {
             "if (v == null || isNaN(v)) return '–'; \
@@ -58,44 +76,101 @@ fn formatter_body(unit: Unit) -> &'static str {
     }
 }
 
-/// Axis tick labels: units on seconds, bare numbers elsewhere (the unit sits above the axis).
+/// Axis tick labels: units where the axis has no name above it, bare numbers elsewhere.
 fn axis_formatter_body(unit: Unit) -> &'static str {
     match unit {
-        Unit::Seconds => formatter_body(unit),
+        Unit::Seconds | Unit::Bytes | Unit::Ratio => formatter_body(unit),
         _ => "return (+v.toFixed(2)).toLocaleString();",
     }
+}
+
+/// A tooltip for percentile panels: each value with the histogram bucket it lies in, and
+/// "> X" for values in the top (`+Inf`) bucket.
+fn percentile_tooltip(unit: Unit, panel: &Panel) -> JsFunction {
+    let bounds = serde_json::to_string(&panel.bounds).unwrap_or_else(|_| "[]".into());
+    let top = panel
+        .top_bucket
+        .map_or("null".to_owned(), |top| format!("{top}"));
+    let source = if panel.from_summaries {
+        "'<div style=\"opacity:.7\">from exporter summaries: the largest of the replicas\\' own quantiles</div>'"
+    } else {
+        "''"
+    };
+    let body = format!(
+        "var f = function(v) {{ {format} }}; \
+         var bounds = {bounds}; var top = {top}; \
+         if (!params.length) return ''; \
+         var out = '<div style=\"margin-bottom:4px\">' + new Date(params[0].value[0]).toLocaleString() + '</div>'; \
+         for (var k = 0; k < params.length; k++) {{ \
+           var p = params[k]; var v = p.value[1]; if (v == null) continue; \
+           var text = (top !== null && v >= top) ? '&gt; ' + f(top) : f(v); \
+           var bucket = ''; \
+           if (bounds.length) {{ var i = 0; while (i < bounds.length && bounds[i] < v) i++; \
+             if (i < bounds.length) {{ var lo = i > 0 ? bounds[i - 1] : 0; \
+               bucket = ' <span style=\"opacity:.6\">(bucket ' + f(lo) + '–' + f(bounds[i]) + ')</span>'; }} \
+             else {{ bucket = ' <span style=\"opacity:.6\">(top bucket)</span>'; }} }} \
+           out += p.marker + p.seriesName + ' <b>' + text + '</b>' + bucket + '<br/>'; \
+         }} \
+         return out + {source};",
+        format = formatter_body(unit),
+    );
+    JsFunction::new_with_args("params", &body)
+}
+
+fn is_percentile_panel(panel: &Panel) -> bool {
+    panel.series.iter().any(|s| {
+        matches!(
+            s.id,
+            SeriesId::P50 | SeriesId::P90 | SeriesId::P95 | SeriesId::P99
+        )
+    }) || !panel.bounds.is_empty()
 }
 
 /// The ECharts option for one panel over the window `[start_ms, end_ms]`.
 pub fn chart(panel: &Panel, spec: &PanelSpec, theme: Theme, start_ms: i64, end_ms: i64) -> Chart {
     let colors = furniture(theme);
     let small_text = |color: &'static str| TextStyle::new().color(color).font_size(11);
+    let mut tooltip = Tooltip::new()
+        .trigger(Trigger::Axis)
+        .axis_pointer(AxisPointer::new().type_(AxisPointerType::Line))
+        .background_color(colors.tooltip_background)
+        .border_color(colors.tooltip_border);
+    tooltip = if is_percentile_panel(panel) && spec.unit != Unit::Replicas {
+        tooltip.formatter(percentile_tooltip(spec.unit, panel))
+    } else {
+        tooltip.value_formatter(JsFunction::new_with_args("v", formatter_body(spec.unit)))
+    };
+    // Series drawn one per member (replica, GPU) read better without a stack.
+    let per_member = panel
+        .series
+        .iter()
+        .any(|s| matches!(s.id, SeriesId::Replica(_) | SeriesId::Gpu(_)));
+    let mut legend = Legend::new()
+        .right(8)
+        .top(0)
+        .item_width(14)
+        .item_height(8)
+        .item_gap(10)
+        .text_style(small_text(colors.text));
+    let labels: Vec<String> = panel
+        .series
+        .iter()
+        .map(|line| series_style(&line.id))
+        .filter(|style| style.drawn)
+        .map(|style| style.label)
+        .collect();
+    legend = legend.data(labels.iter().map(String::as_str).collect::<Vec<_>>());
     let mut chart = Chart::new()
         .animation(false)
-        .grid(
-            Grid::new()
-                .left(48)
-                .right(14)
-                .top(30)
-                .bottom(24)
-                .contain_label(false),
-        )
-        .legend(
-            Legend::new()
-                .right(8)
-                .top(0)
-                .item_width(14)
-                .item_height(8)
-                .item_gap(12)
-                .text_style(small_text(colors.text)),
-        )
-        .tooltip(
-            Tooltip::new()
-                .trigger(Trigger::Axis)
-                .axis_pointer(AxisPointer::new().type_(AxisPointerType::Line))
-                .background_color(colors.tooltip_background)
-                .border_color(colors.tooltip_border)
-                .value_formatter(JsFunction::new_with_args("v", formatter_body(spec.unit))),
+        .grid(Grid::new().left(52).right(14).top(30).bottom(24))
+        .legend(legend)
+        .tooltip(tooltip)
+        // The drag-to-zoom tool, switched on by the page; its icons are drawn at size 0 (the
+        // tool does nothing while the toolbox is hidden).
+        .toolbox(
+            Toolbox::new()
+                .show(true)
+                .feature(Feature::new().data_zoom(ToolboxDataZoom::new().y_axis_index("none"))),
         )
         .x_axis(
             Axis::new()
@@ -110,17 +185,24 @@ pub fn chart(panel: &Panel, spec: &PanelSpec, theme: Theme, start_ms: i64, end_m
         )
         .y_axis({
             let axis = Axis::new();
-            // Replicas come whole: no 1.5 ticks.
-            let axis = if spec.unit == Unit::Replicas {
+            // Whole things (replicas, requests) have no half ticks.
+            let axis = if matches!(spec.unit, Unit::Replicas | Unit::Requests) {
                 axis.min_interval(1.0)
             } else {
                 axis
             };
+            let axis = if spec.unit == Unit::Ratio {
+                axis.max(1).interval(0.25)
+            } else if spec.unit == Unit::Bytes
+                && let Some((interval, max)) = byte_axis(drawn_max(panel))
+            {
+                // ECharts picks decimal ticks; bytes read better on powers of 1024.
+                axis.interval(interval).max(max)
+            } else {
+                axis
+            };
             axis.type_(AxisType::Value)
-                .name(match spec.unit {
-                    Unit::Seconds => "",
-                    other => other.axis_label(),
-                })
+                .name(spec.unit.axis_label())
                 .name_text_style(small_text(colors.text))
                 .name_gap(10)
                 .min(0)
@@ -136,21 +218,34 @@ pub fn chart(panel: &Panel, spec: &PanelSpec, theme: Theme, start_ms: i64, end_m
         series.reverse();
     }
     for (index, line) in series.into_iter().enumerate() {
-        let style = series_style(line.id);
+        let style = series_style(&line.id);
         let color = style.color(theme);
+        if spec.shape == Shape::Bars && style.drawn {
+            chart = chart.series(
+                Bar::new()
+                    .name(style.label.as_str())
+                    .item_style(ItemStyle::new().color(color))
+                    .data(points(&line.points)),
+            );
+            continue;
+        }
         let mut line_style = LineStyle::new().color(color).width(style.width);
         if style.dashed {
             line_style = line_style.type_(LineStyleType::Dashed);
         }
+        if !style.drawn {
+            // In the tooltip only: an invisible line.
+            line_style = line_style.opacity(0.0);
+        }
         let mut drawn = Line::new()
-            .name(style.label)
+            .name(style.label.as_str())
             .show_symbol(false)
             .symbol(Symbol::None)
             .line_style(line_style)
             .item_style(ItemStyle::new().color(color))
             .data(points(&line.points));
         match spec.shape {
-            Shape::StackedArea => {
+            Shape::StackedArea if style.drawn && !per_member => {
                 // The base layer's line is drawn over the layers above it, so a layer that
                 // adds nothing (no 5xx, nothing queued) does not paint the total in its colour.
                 drawn = drawn
@@ -159,11 +254,40 @@ pub fn chart(panel: &Panel, spec: &PanelSpec, theme: Theme, start_ms: i64, end_m
                     .area_style(AreaStyle::new().color(color).opacity(0.22));
             }
             Shape::Steps => drawn = drawn.step(Step::End),
-            Shape::Lines => {}
+            _ => {}
         }
         chart = chart.series(drawn);
     }
     chart
+}
+
+/// The largest value of the drawn series.
+fn drawn_max(panel: &Panel) -> f64 {
+    panel
+        .series
+        .iter()
+        .filter(|line| series_style(&line.id).drawn)
+        .flat_map(|line| line.points.iter().filter_map(|Point(_, value)| *value))
+        .filter(|value| value.is_finite())
+        .fold(0.0, f64::max)
+}
+
+/// A tick interval on a power of 1024 (1, 2, 5, 10, 20, 50, 100, 200, 500 KiB, MiB, …) giving
+/// about four ticks up to `max`, and the axis top (a whole number of intervals).
+pub fn byte_axis(max: f64) -> Option<(f64, f64)> {
+    if !(max > 0.0 && max.is_finite()) {
+        return None;
+    }
+    let target = max / 4.0;
+    let mut unit = 1.0;
+    while unit * 1024.0 <= target {
+        unit *= 1024.0;
+    }
+    let interval = [1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1024.0]
+        .into_iter()
+        .map(|step| step * unit)
+        .find(|interval| *interval >= target)?;
+    Some((interval, (max / interval).ceil() * interval))
 }
 
 /// `[time, value]` pairs; `null` values are gaps.
@@ -185,19 +309,38 @@ mod tests {
     use crate::panels::spec;
     use crate::wire::{PanelId, Series, SeriesId};
 
-    #[test]
-    fn percentile_chart_has_a_line_per_quantile_with_gaps_kept() {
-        let panel = Panel {
-            id: PanelId::ResponseTime,
-            series: [SeriesId::P50, SeriesId::P99]
+    fn panel(id: PanelId, series: Vec<(SeriesId, Vec<Point>)>) -> Panel {
+        Panel {
+            id,
+            series: series
                 .into_iter()
-                .map(|id| Series {
-                    id,
-                    points: vec![Point(1000, Some(0.5)), Point(2000, None)],
-                })
+                .map(|(id, points)| Series { id, points })
                 .collect(),
             top_bucket: None,
-        };
+            bounds: Vec::new(),
+            from_summaries: false,
+        }
+    }
+
+    #[test]
+    fn byte_axes_tick_on_powers_of_1024() {
+        let gib = 1024.0 * 1024.0 * 1024.0;
+        assert_eq!(byte_axis(80.0 * gib), Some((20.0 * gib, 80.0 * gib)));
+        assert_eq!(byte_axis(39_000.0), Some((10.0 * 1024.0, 40.0 * 1024.0)));
+        assert_eq!(byte_axis(3.0), Some((1.0, 3.0)));
+        assert_eq!(byte_axis(0.0), None);
+        assert_eq!(byte_axis(f64::NAN), None);
+    }
+
+    #[test]
+    fn percentile_chart_has_a_line_per_quantile_with_gaps_kept() {
+        let panel = panel(
+            PanelId::ResponseTime,
+            [SeriesId::P50, SeriesId::P99]
+                .into_iter()
+                .map(|id| (id, vec![Point(1000, Some(0.5)), Point(2000, None)]))
+                .collect(),
+        );
         let option = serde_json::to_value(chart(
             &panel,
             &spec(PanelId::ResponseTime),
@@ -216,15 +359,14 @@ mod tests {
     }
 
     #[test]
-    fn volume_chart_stacks_status_classes_in_their_colours() {
-        let panel = Panel {
-            id: PanelId::InferenceVolume,
-            series: vec![Series {
-                id: SeriesId::Status5xx,
-                points: vec![Point(0, Some(1.0))],
-            }],
-            top_bucket: None,
-        };
+    fn volume_chart_stacks_classes_and_hides_exact_codes_from_the_plot() {
+        let panel = panel(
+            PanelId::InferenceVolume,
+            vec![
+                (SeriesId::Status5xx, vec![Point(0, Some(1.0))]),
+                (SeriesId::Code(503), vec![Point(0, Some(1.0))]),
+            ],
+        );
         let option = serde_json::to_value(chart(
             &panel,
             &spec(PanelId::InferenceVolume),
@@ -235,6 +377,36 @@ mod tests {
         .expect("chart serialises");
         assert_eq!(option["series"][0]["stack"], "total");
         assert_eq!(option["series"][0]["itemStyle"]["color"], "#E5484D");
+        assert_eq!(option["series"][1]["lineStyle"]["opacity"], 0.0);
+        assert!(option["series"][1]["stack"].is_null());
+        assert_eq!(
+            option["legend"]["data"],
+            serde_json::json!([{"name": "5xx"}])
+        );
         assert_eq!(option["yAxis"]["name"], "req/s");
+    }
+
+    #[test]
+    fn member_panels_draw_lines_in_member_colours() {
+        let panel = panel(
+            PanelId::Cpu,
+            vec![
+                (SeriesId::Average, vec![Point(0, Some(1.0))]),
+                (
+                    SeriesId::Replica("chat-2".into()),
+                    vec![Point(0, Some(1.0))],
+                ),
+            ],
+        );
+        let option = serde_json::to_value(chart(&panel, &spec(PanelId::Cpu), Theme::Light, 0, 0))
+            .expect("chart serialises");
+        let names: Vec<&str> = option["series"]
+            .as_array()
+            .expect("series")
+            .iter()
+            .filter_map(|s| s["name"].as_str())
+            .collect();
+        assert_eq!(names, vec!["chat-2", "avg"]);
+        assert_eq!(option["series"][0]["lineStyle"]["color"], "#E5484D");
     }
 }

@@ -39,6 +39,21 @@ pub fn number(value: f64) -> String {
     }
 }
 
+/// A size in bytes, in binary multiples written KB, MB, GB, TB.
+pub fn bytes(value: f64) -> String {
+    if !value.is_finite() {
+        return "–".into();
+    }
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut scaled = value;
+    let mut unit = 0;
+    while scaled.abs() >= 1024.0 && unit < UNITS.len() - 1 {
+        scaled /= 1024.0;
+        unit += 1;
+    }
+    format!("{} {}", number(scaled), UNITS[unit])
+}
+
 /// Requests per second.
 pub fn rate(value: f64) -> String {
     format!("{} req/s", number(value))
@@ -100,5 +115,8 @@ mod tests {
         assert_eq!(percent(0.024), "2.4%");
         assert_eq!(percent(0.0012), "0.12%");
         assert_eq!(percent(0.5), "50%");
+        assert_eq!(bytes(512.0), "512 B");
+        assert_eq!(bytes(41_800.0), "41 KiB");
+        assert_eq!(bytes(1.5 * 1024.0 * 1024.0 * 1024.0), "1.5 GiB");
     }
 }

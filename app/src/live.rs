@@ -211,7 +211,12 @@ mod browser {
                     live.state.set(ConnectionState::Live);
                 }
                 ServerMessage::Delta { stream, seq, delta } => {
-                    let expected = resume.is_some_and(|r| r.stream == stream && r.seq + 1 == seq);
+                    // Deltas of a stream left behind (the filter changed, its snapshot is on its
+                    // way) are dropped; a gap within the current stream starts over.
+                    if resume.is_none_or(|r| r.stream != stream) {
+                        continue;
+                    }
+                    let expected = resume.is_some_and(|r| r.seq + 1 == seq);
                     if !expected {
                         // A gap cannot happen on one connection; start over to be safe.
                         warn!("live stream out of order; resubscribing");

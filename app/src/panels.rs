@@ -1,5 +1,6 @@
-//! What each panel is: its title, unit, how its lines look in either theme, and the one-line
-//! "now" summary under its title. Shared by the server rendering and the browser.
+//! What each panel is: its title, unit, how its lines look in either theme, the cards that
+//! group panels as tabs, and the one-line "now" summary under each title. Shared by the server
+//! rendering and the browser.
 
 use crate::format;
 use crate::wire::{Panel, PanelId, Point, SeriesId};
@@ -52,16 +53,26 @@ pub enum Unit {
     Replicas,
     /// A count of requests.
     Requests,
+    /// Bytes (shown as B, KiB, MiB, GiB: powers of 1024).
+    Bytes,
+    /// Tokens.
+    Tokens,
+    /// CPU cores.
+    Cores,
+    /// A share, 0–1 (shown as %).
+    Ratio,
 }
 
 impl Unit {
-    /// The label above the y axis.
+    /// The label above the y axis (empty where tick labels carry the unit).
     pub fn axis_label(self) -> &'static str {
         match self {
             Unit::RequestsPerSecond => "req/s",
-            Unit::Seconds => "seconds",
+            Unit::Seconds | Unit::Bytes | Unit::Ratio => "",
             Unit::Replicas => "replicas",
             Unit::Requests => "requests",
+            Unit::Tokens => "tokens",
+            Unit::Cores => "cores",
         }
     }
 
@@ -70,6 +81,10 @@ impl Unit {
         match self {
             Unit::RequestsPerSecond => format::rate(value),
             Unit::Seconds => format::seconds(value),
+            Unit::Bytes => format::bytes(value),
+            Unit::Ratio => format::percent(value),
+            Unit::Cores => format!("{} cores", format::number(value)),
+            Unit::Tokens => format!("{} tokens", format::number(value)),
             Unit::Replicas | Unit::Requests => format::number(value),
         }
     }
@@ -84,6 +99,8 @@ pub enum Shape {
     Lines,
     /// Step lines (values that change in whole numbers).
     Steps,
+    /// Bars (counts sampled per step).
+    Bars,
 }
 
 /// A panel's fixed description.
@@ -91,55 +108,242 @@ pub enum Shape {
 pub struct PanelSpec {
     /// Which panel.
     pub id: PanelId,
-    /// Title on the card.
+    /// Title on the card (or on its tab).
     pub title: &'static str,
     /// Unit of its values.
     pub unit: Unit,
     /// How it is drawn.
     pub shape: Shape,
+    /// Whether it offers "split by replica" (panels drawn per member anyway do not).
+    pub splittable: bool,
     /// Which exporter families feed it, said when no target provides them.
     pub source_hint: &'static str,
 }
 
-/// The description of a panel.
-pub fn spec(id: PanelId) -> PanelSpec {
-    match id {
-        PanelId::InferenceVolume => PanelSpec {
-            id,
-            title: "Inference volume",
-            unit: Unit::RequestsPerSecond,
-            shape: Shape::StackedArea,
-            source_hint: "a request counter by status code, such as inferscope_inference_requests_total",
-        },
-        PanelId::ResponseTime => PanelSpec {
-            id,
-            title: "Response time",
-            unit: Unit::Seconds,
-            shape: Shape::Lines,
-            source_hint: "an end-to-end latency histogram, such as inferscope_end_to_end_response_time_seconds",
-        },
-        PanelId::Replicas => PanelSpec {
-            id,
-            title: "Replicas",
-            unit: Unit::Replicas,
-            shape: Shape::Steps,
-            source_hint: "replica gauges, such as inferscope_replicas_active and inferscope_replicas_starting",
-        },
-        PanelId::ConcurrentRequests => PanelSpec {
-            id,
-            title: "Concurrent requests",
-            unit: Unit::Requests,
-            shape: Shape::StackedArea,
-            source_hint: "a concurrency gauge, such as inferscope_concurrent_requests",
-        },
+const fn panel(
+    id: PanelId,
+    title: &'static str,
+    unit: Unit,
+    shape: Shape,
+    splittable: bool,
+    source_hint: &'static str,
+) -> PanelSpec {
+    PanelSpec {
+        id,
+        title,
+        unit,
+        shape,
+        splittable,
+        source_hint,
     }
 }
 
+/// The description of a panel.
+pub fn spec(id: PanelId) -> PanelSpec {
+    use PanelId as P;
+    use Shape::{Bars, Lines, StackedArea, Steps};
+    match id {
+        P::InferenceVolume => panel(
+            id,
+            "Inference volume",
+            Unit::RequestsPerSecond,
+            StackedArea,
+            true,
+            "a request counter by status code (inferscope_inference_requests_total, vllm:request_success_total, tgi_request_success, nv_inference_request_success, bentoml_service_request_total)",
+        ),
+        P::ResponseTime => panel(
+            id,
+            "End-to-end",
+            Unit::Seconds,
+            Lines,
+            true,
+            "an end-to-end latency histogram (inferscope_end_to_end_response_time_seconds, vllm:e2e_request_latency_seconds, tgi_request_duration, nv_inference_request_summary_us)",
+        ),
+        P::InferenceTime => panel(
+            id,
+            "Inference",
+            Unit::Seconds,
+            Lines,
+            true,
+            "an inference-time histogram (inferscope_inference_time_seconds, vllm:request_inference_time_seconds, tgi_request_inference_duration)",
+        ),
+        P::TimeToFirstByte => panel(
+            id,
+            "Time to first byte",
+            Unit::Seconds,
+            Lines,
+            true,
+            "a time-to-first-byte or first-token histogram (inferscope_time_to_first_byte_seconds, vllm:time_to_first_token_seconds, sglang:time_to_first_token_seconds)",
+        ),
+        P::Replicas => panel(
+            id,
+            "Replicas",
+            Unit::Replicas,
+            Steps,
+            false,
+            "replica gauges (inferscope_replicas_active and _starting, baseten_replicas_active)",
+        ),
+        P::ConcurrentRequests => panel(
+            id,
+            "Concurrent requests",
+            Unit::Requests,
+            StackedArea,
+            true,
+            "concurrency gauges (inferscope_concurrent_requests, vllm:num_requests_running and _waiting, tgi_queue_size)",
+        ),
+        P::RequestSize => panel(
+            id,
+            "Request size",
+            Unit::Bytes,
+            Lines,
+            true,
+            "a request-size histogram (inferscope_request_size_bytes)",
+        ),
+        P::PromptTokens => panel(
+            id,
+            "Prompt tokens",
+            Unit::Tokens,
+            Lines,
+            true,
+            "a prompt-length histogram (vllm:request_prompt_tokens, tgi_request_input_length, sglang:prompt_tokens_histogram)",
+        ),
+        P::ResponseSize => panel(
+            id,
+            "Response size",
+            Unit::Bytes,
+            Lines,
+            true,
+            "a response-size histogram (inferscope_response_size_bytes)",
+        ),
+        P::GenerationTokens => panel(
+            id,
+            "Generated tokens",
+            Unit::Tokens,
+            Lines,
+            true,
+            "a generation-length histogram (vllm:request_generation_tokens, tgi_request_generated_tokens)",
+        ),
+        P::Cpu => panel(
+            id,
+            "CPU",
+            Unit::Cores,
+            Lines,
+            false,
+            "a CPU-seconds counter (inferscope_container_cpu_usage_seconds_total, process_cpu_seconds_total, node_cpu_seconds_total)",
+        ),
+        P::Memory => panel(
+            id,
+            "Memory",
+            Unit::Bytes,
+            Lines,
+            false,
+            "a memory gauge (inferscope_container_memory_working_set_bytes, process_resident_memory_bytes)",
+        ),
+        P::GpuUsage => panel(
+            id,
+            "GPU usage",
+            Unit::Ratio,
+            Lines,
+            false,
+            "GPU utilisation gauges (inferscope_gpu_utilization_ratio, DCGM_FI_DEV_GPU_UTIL, nv_gpu_utilization) or a KV-cache gauge",
+        ),
+        P::GpuMemory => panel(
+            id,
+            "GPU memory",
+            Unit::Bytes,
+            Lines,
+            false,
+            "GPU memory gauges (inferscope_gpu_memory_used_bytes, DCGM_FI_DEV_FB_USED, nv_gpu_memory_used_bytes)",
+        ),
+        P::AsyncQueueTime => panel(
+            id,
+            "Async queue",
+            Unit::Seconds,
+            Lines,
+            true,
+            "a queue-time histogram (inferscope_time_in_async_queue_seconds, vllm:request_queue_time_seconds, tgi_request_queue_duration)",
+        ),
+        P::AsyncQueueSize => panel(
+            id,
+            "Async queue size",
+            Unit::Requests,
+            Bars,
+            true,
+            "a queue-size gauge (inferscope_async_queue_size, vllm:num_requests_waiting, tgi_queue_size)",
+        ),
+    }
+}
+
+/// A card of the grid: one panel, or several as tabs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Card {
+    /// The card's title.
+    pub title: &'static str,
+    /// Its panels; more than one are tabs, the first shown first.
+    pub panels: &'static [PanelId],
+}
+
+/// The cards of the page, in order.
+pub const CARDS: [Card; 12] = [
+    Card {
+        title: "Inference volume",
+        panels: &[PanelId::InferenceVolume],
+    },
+    Card {
+        title: "Response time",
+        panels: &[
+            PanelId::ResponseTime,
+            PanelId::InferenceTime,
+            PanelId::TimeToFirstByte,
+        ],
+    },
+    Card {
+        title: "Replicas",
+        panels: &[PanelId::Replicas],
+    },
+    Card {
+        title: "Concurrent requests",
+        panels: &[PanelId::ConcurrentRequests],
+    },
+    Card {
+        title: "Request size",
+        panels: &[PanelId::RequestSize, PanelId::PromptTokens],
+    },
+    Card {
+        title: "Response size",
+        panels: &[PanelId::ResponseSize, PanelId::GenerationTokens],
+    },
+    Card {
+        title: "CPU",
+        panels: &[PanelId::Cpu],
+    },
+    Card {
+        title: "Memory",
+        panels: &[PanelId::Memory],
+    },
+    Card {
+        title: "GPU usage",
+        panels: &[PanelId::GpuUsage],
+    },
+    Card {
+        title: "GPU memory",
+        panels: &[PanelId::GpuMemory],
+    },
+    Card {
+        title: "Async queue",
+        panels: &[PanelId::AsyncQueueTime],
+    },
+    Card {
+        title: "Async queue size",
+        panels: &[PanelId::AsyncQueueSize],
+    },
+];
+
 /// How one line looks.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct SeriesStyle {
     /// Legend and tooltip label.
-    pub label: &'static str,
+    pub label: String,
     /// Colour on the light theme.
     pub light: &'static str,
     /// Colour on the dark theme.
@@ -148,6 +352,8 @@ pub struct SeriesStyle {
     pub width: f64,
     /// Dashed line.
     pub dashed: bool,
+    /// Drawn at all (exact status codes only appear in the tooltip).
+    pub drawn: bool,
 }
 
 impl SeriesStyle {
@@ -160,14 +366,48 @@ impl SeriesStyle {
     }
 }
 
+/// Colours for members (replicas, GPUs), light and dark. Member *i* has colour *i* everywhere.
+const MEMBER_COLOURS: [(&str, &str); 10] = [
+    ("#3E63DD", "#7D95F0"),
+    ("#12A594", "#2EC4B0"),
+    ("#E5484D", "#EC5D62"),
+    ("#EFA23A", "#F2AE50"),
+    ("#8E4EC6", "#A875D6"),
+    ("#30A46C", "#3DB07F"),
+    ("#D6409F", "#E061B0"),
+    ("#0091FF", "#3DA9FF"),
+    ("#A35829", "#C27242"),
+    ("#6B7280", "#9AA3B2"),
+];
+
+/// The member index a name stands for: its trailing number when it has one (`chat-llm-3`,
+/// GPU `2`), otherwise a stable hash.
+pub fn member_index(name: &str) -> usize {
+    let digits: String = name
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    match digits.parse::<usize>() {
+        Ok(number) => number,
+        Err(_) => name.bytes().fold(0usize, |hash, b| {
+            hash.wrapping_mul(31).wrapping_add(usize::from(b))
+        }),
+    }
+}
+
 /// The style of a series; the same series looks the same in every panel.
-pub fn series_style(id: SeriesId) -> SeriesStyle {
-    let style = |label, light, dark, width, dashed| SeriesStyle {
-        label,
+pub fn series_style(id: &SeriesId) -> SeriesStyle {
+    let style = |label: &str, light, dark, width, dashed| SeriesStyle {
+        label: label.to_owned(),
         light,
         dark,
         width,
         dashed,
+        drawn: true,
     };
     match id {
         SeriesId::Status2xx => style("2xx", "#36A273", "#3DB07F", 1.5, false),
@@ -181,6 +421,33 @@ pub fn series_style(id: SeriesId) -> SeriesStyle {
         SeriesId::Starting => style("starting", "#EFA23A", "#F2AE50", 1.5, true),
         SeriesId::InProgress => style("in progress", "#8196E0", "#6F83D6", 1.5, false),
         SeriesId::Queued => style("queued", "#EFA23A", "#F2AE50", 1.5, false),
+        SeriesId::Average => style("avg", "#111318", "#E8EAEF", 2.4, false),
+        SeriesId::KvCache => style("KV cache", "#12A594", "#2EC4B0", 2.0, true),
+        SeriesId::Total => style("total", "#6B7280", "#9AA3B2", 1.2, true),
+        SeriesId::Code(code) => SeriesStyle {
+            drawn: false,
+            ..style(&code.to_string(), "#6B7280", "#9AA3B2", 0.0, false)
+        },
+        SeriesId::Replica(name) => {
+            let (light, dark) = MEMBER_COLOURS[member_index(name) % MEMBER_COLOURS.len()];
+            let label = if name.is_empty() {
+                "(deployment)"
+            } else {
+                name
+            };
+            style(label, light, dark, 1.2, false)
+        }
+        SeriesId::Gpu(name) => {
+            // `replica/gpu` when several replicas each have GPUs: colour by both numbers.
+            let (index, label) = match name.rsplit_once('/') {
+                Some((replica, gpu)) => {
+                    (member_index(replica) + 5 * member_index(gpu), name.clone())
+                }
+                None => (member_index(name), format!("GPU {name}")),
+            };
+            let (light, dark) = MEMBER_COLOURS[index % MEMBER_COLOURS.len()];
+            style(&label, light, dark, 1.2, false)
+        }
     }
 }
 
@@ -192,16 +459,17 @@ fn last_value(points: &[Point]) -> Option<(i64, f64)> {
         .find_map(|Point(time, value)| value.map(|value| (*time, value)))
 }
 
-/// The newest time at which any series of the panel has a value.
+/// The newest time at which any drawn series of the panel has a value.
 pub fn latest_time(panel: &Panel) -> Option<i64> {
     panel
         .series
         .iter()
+        .filter(|series| !matches!(series.id, SeriesId::Code(_)))
         .filter_map(|series| last_value(&series.points).map(|(time, _)| time))
         .max()
 }
 
-fn value_at(panel: &Panel, id: SeriesId, time: i64) -> Option<f64> {
+fn value_at(panel: &Panel, id: &SeriesId, time: i64) -> Option<f64> {
     panel
         .series(id)?
         .points
@@ -215,8 +483,27 @@ pub fn summary(panel: &Panel) -> String {
     let Some(now) = latest_time(panel) else {
         return "no data in this range yet".into();
     };
-    let get = |id| value_at(panel, id, now);
+    let unit = spec(panel.id).unit;
+    let get = |id: SeriesId| value_at(panel, &id, now);
+    let members = panel
+        .series
+        .iter()
+        .filter(|s| matches!(s.id, SeriesId::Replica(_) | SeriesId::Gpu(_)))
+        .filter(|s| value_at(panel, &s.id, now).is_some())
+        .count();
+    let split = panel
+        .series
+        .iter()
+        .any(|s| matches!(s.id, SeriesId::Replica(_)));
     match panel.id {
+        PanelId::InferenceVolume if split => {
+            let total: f64 = panel
+                .series
+                .iter()
+                .filter_map(|s| value_at(panel, &s.id, now))
+                .sum();
+            format!("{} now across {members} replicas", format::rate(total))
+        }
         PanelId::InferenceVolume => {
             let ok = get(SeriesId::Status2xx).unwrap_or(0.0);
             let client = get(SeriesId::Status4xx).unwrap_or(0.0);
@@ -232,36 +519,117 @@ pub fn summary(panel: &Panel) -> String {
                 format::percent(server / total)
             )
         }
-        PanelId::ResponseTime => {
+        PanelId::ResponseTime
+        | PanelId::InferenceTime
+        | PanelId::TimeToFirstByte
+        | PanelId::RequestSize
+        | PanelId::ResponseSize
+        | PanelId::PromptTokens
+        | PanelId::GenerationTokens
+        | PanelId::AsyncQueueTime
+            if split =>
+        {
+            let worst = panel
+                .series
+                .iter()
+                .filter_map(|s| value_at(panel, &s.id, now))
+                .fold(f64::NAN, f64::max);
+            format!(
+                "worst p99 {} now across {members} replicas",
+                unit.format(worst)
+            )
+        }
+        PanelId::ResponseTime
+        | PanelId::InferenceTime
+        | PanelId::TimeToFirstByte
+        | PanelId::RequestSize
+        | PanelId::ResponseSize
+        | PanelId::PromptTokens
+        | PanelId::GenerationTokens
+        | PanelId::AsyncQueueTime => {
             let show = |id| match get(id) {
                 Some(value) if panel.top_bucket == Some(value) => {
-                    format!("> {}", format::seconds(value))
+                    format!("> {}", unit.format(value))
                 }
-                Some(value) => format::seconds(value),
+                Some(value) => unit.format(value),
                 None => "–".into(),
             };
+            let source = if panel.from_summaries {
+                " · from exporter summaries"
+            } else {
+                ""
+            };
             format!(
-                "p99 {} now · p50 {}",
+                "p99 {} now · p50 {}{source}",
                 show(SeriesId::P99),
                 show(SeriesId::P50)
             )
         }
-        PanelId::Replicas => {
-            let active = get(SeriesId::Active).unwrap_or(0.0);
-            let starting = get(SeriesId::Starting).unwrap_or(0.0);
-            format!(
-                "{} active · {} starting",
-                format::number(active),
-                format::number(starting)
-            )
+        PanelId::Replicas => format!(
+            "{} active · {} starting",
+            format::number(get(SeriesId::Active).unwrap_or(0.0)),
+            format::number(get(SeriesId::Starting).unwrap_or(0.0))
+        ),
+        PanelId::ConcurrentRequests if split => {
+            let total: f64 = panel
+                .series
+                .iter()
+                .filter_map(|s| value_at(panel, &s.id, now))
+                .sum();
+            format!("{} now across {members} replicas", format::number(total))
         }
-        PanelId::ConcurrentRequests => {
-            let in_progress = get(SeriesId::InProgress).unwrap_or(0.0);
-            let queued = get(SeriesId::Queued).unwrap_or(0.0);
+        PanelId::ConcurrentRequests => format!(
+            "{} in progress · {} queued",
+            format::number(get(SeriesId::InProgress).unwrap_or(0.0)),
+            format::number(get(SeriesId::Queued).unwrap_or(0.0))
+        ),
+        PanelId::Cpu | PanelId::Memory => format!(
+            "avg {} per replica · {members} replicas",
+            get(SeriesId::Average).map_or("–".into(), |v| unit.format(v))
+        ),
+        PanelId::GpuUsage => {
+            let mut text = match get(SeriesId::Average) {
+                Some(value) => format!("avg {} on {members} GPUs", format::percent(value)),
+                None => "no GPU readings".to_owned(),
+            };
+            if let Some(kv) = get(SeriesId::KvCache) {
+                text.push_str(&format!(" · KV cache {}", format::percent(kv)));
+            }
+            text
+        }
+        PanelId::GpuMemory => {
+            let used: Vec<f64> = panel
+                .series
+                .iter()
+                .filter(|s| matches!(s.id, SeriesId::Gpu(_)))
+                .filter_map(|s| value_at(panel, &s.id, now))
+                .collect();
+            let average = used.iter().sum::<f64>() / used.len().max(1) as f64;
+            match get(SeriesId::Total) {
+                Some(total) if total > 0.0 => format!(
+                    "{} of {} used per GPU ({})",
+                    format::bytes(average),
+                    format::bytes(total),
+                    format::percent(average / total)
+                ),
+                _ => format!("{} used per GPU", format::bytes(average)),
+            }
+        }
+        PanelId::AsyncQueueSize => {
+            let waiting: f64 = panel
+                .series
+                .iter()
+                .filter_map(|s| value_at(panel, &s.id, now))
+                .sum();
+            let peak = panel
+                .series
+                .iter()
+                .flat_map(|s| s.points.iter().filter_map(|p| p.1))
+                .fold(0.0, f64::max);
             format!(
-                "{} in progress · {} queued",
-                format::number(in_progress),
-                format::number(queued)
+                "{} waiting now · peak {}",
+                format::number(waiting),
+                format::number(peak)
             )
         }
     }
@@ -278,7 +646,7 @@ mod tests {
             series: series
                 .iter()
                 .map(|(id, values)| Series {
-                    id: *id,
+                    id: id.clone(),
                     points: values
                         .iter()
                         .enumerate()
@@ -287,6 +655,8 @@ mod tests {
                 })
                 .collect(),
             top_bucket: top,
+            bounds: Vec::new(),
+            from_summaries: false,
         }
     }
 
@@ -298,6 +668,7 @@ mod tests {
                 (SeriesId::Status2xx, &[Some(5.0), Some(95.0), None]),
                 (SeriesId::Status4xx, &[Some(1.0), Some(4.0), None]),
                 (SeriesId::Status5xx, &[Some(0.0), Some(1.0), None]),
+                (SeriesId::Code(200), &[Some(5.0), Some(95.0), Some(7.0)]),
             ],
             None,
         );
@@ -315,6 +686,40 @@ mod tests {
             Some(60.0),
         );
         assert_eq!(summary(&latency), "p99 > 60.0 s now · p50 612 ms");
+    }
+
+    #[test]
+    fn member_panels_summarise_averages_and_capacity() {
+        let cpu = panel(
+            PanelId::Cpu,
+            &[
+                (SeriesId::Replica("chat-0".into()), &[Some(1.0)]),
+                (SeriesId::Replica("chat-1".into()), &[Some(3.0)]),
+                (SeriesId::Average, &[Some(2.0)]),
+            ],
+            None,
+        );
+        assert_eq!(summary(&cpu), "avg 2 cores per replica · 2 replicas");
+        let memory = panel(
+            PanelId::GpuMemory,
+            &[
+                (SeriesId::Gpu("0".into()), &[Some(40.0 * 1073741824.0)]),
+                (SeriesId::Total, &[Some(80.0 * 1073741824.0)]),
+            ],
+            None,
+        );
+        assert_eq!(summary(&memory), "40 GiB of 80 GiB used per GPU (50%)");
+    }
+
+    #[test]
+    fn members_keep_their_colour_by_number() {
+        assert_eq!(member_index("chat-llm-3"), 3);
+        assert_eq!(member_index("3"), 3);
+        assert_eq!(
+            series_style(&SeriesId::Replica("chat-llm-3".into())).light,
+            series_style(&SeriesId::Gpu("3".into())).light
+        );
+        assert!(!series_style(&SeriesId::Code(404)).drawn);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use thiserror::Error;
 
-use crate::wire::{Filter, TimeRange};
+use crate::wire::{Filter, PanelId, TimeRange};
 
 /// Raw query parameters, as found in a URL.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -14,12 +14,27 @@ pub struct FilterParams<'a> {
     pub deployment: Option<&'a str>,
     /// `range`.
     pub range: Option<&'a str>,
+    /// `from` (Unix milliseconds).
+    pub from: Option<&'a str>,
+    /// `to` (Unix milliseconds).
+    pub to: Option<&'a str>,
+    /// `split` (panel keys, comma-separated).
+    pub split: Option<&'a str>,
 }
 
-/// A query parameter with a value the server does not know.
+/// A query parameter with a value the server does not understand.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
-#[error("unknown range {0:?}: use 5m, 15m or 1h")]
-pub struct UnknownRange(pub String);
+pub enum UnknownRange {
+    /// `range` is not one of the offered windows.
+    #[error("unknown range {0:?}: use 5m, 15m, 1h, 6h, 24h or 7d")]
+    Range(String),
+    /// `from` or `to` is not a time in Unix milliseconds, or `from` is not before `to`.
+    #[error("invalid absolute range: from and to must be Unix milliseconds with from before to")]
+    Absolute,
+    /// `split` names a panel that does not exist.
+    #[error("unknown panel {0:?} in split")]
+    Panel(String),
+}
 
 /// The filter the parameters describe. Empty names mean "all".
 pub fn parse_filter(params: &FilterParams<'_>) -> Result<Filter, UnknownRange> {
@@ -31,12 +46,41 @@ pub fn parse_filter(params: &FilterParams<'_>) -> Result<Filter, UnknownRange> {
     };
     let range = match params.range.map(str::trim).filter(|r| !r.is_empty()) {
         None => TimeRange::default(),
-        Some(text) => TimeRange::from_param(text).ok_or_else(|| UnknownRange(text.into()))?,
+        Some(text) => {
+            TimeRange::from_param(text).ok_or_else(|| UnknownRange::Range(text.into()))?
+        }
     };
+    let time = |value: Option<&str>| -> Result<Option<i64>, UnknownRange> {
+        match value.map(str::trim).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(text) => text
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| UnknownRange::Absolute),
+        }
+    };
+    let (from_ms, to_ms) = match (time(params.from)?, time(params.to)?) {
+        (Some(from), Some(to)) if from < to => (Some(from), Some(to)),
+        (None, None) => (None, None),
+        _ => return Err(UnknownRange::Absolute),
+    };
+    let mut split = Vec::new();
+    for key in params.split.unwrap_or("").split(',').map(str::trim) {
+        if key.is_empty() {
+            continue;
+        }
+        let panel = PanelId::from_key(key).ok_or_else(|| UnknownRange::Panel(key.into()))?;
+        split.push(panel);
+    }
+    split.sort();
+    split.dedup();
     Ok(Filter {
         environment: name(params.environment),
         deployment: name(params.deployment),
         range,
+        from_ms,
+        to_ms,
+        split,
     })
 }
 
@@ -57,7 +101,17 @@ pub fn filter_query(filter: &Filter) -> String {
     if let Some(deployment) = &filter.deployment {
         push("deployment", deployment);
     }
-    push("range", filter.range.as_param());
+    match filter.absolute() {
+        Some((from, to)) => {
+            push("from", &from.to_string());
+            push("to", &to.to_string());
+        }
+        None => push("range", filter.range.as_param()),
+    }
+    if !filter.split.is_empty() {
+        let keys: Vec<&str> = filter.split.iter().map(|panel| panel.key()).collect();
+        push("split", &keys.join(","));
+    }
     query
 }
 
@@ -84,8 +138,11 @@ mod tests {
             environment: Some("production"),
             deployment: Some(" "),
             range: Some("1h"),
+            split: Some("cpu,inference_volume,cpu"),
+            ..FilterParams::default()
         })
         .expect("valid");
+        assert_eq!(filter.split, vec![PanelId::InferenceVolume, PanelId::Cpu]);
         assert_eq!(filter.environment.as_deref(), Some("production"));
         assert_eq!(filter.deployment, None);
         assert_eq!(filter.range, TimeRange::Last1h);
@@ -98,8 +155,29 @@ mod tests {
                 range: Some("2d"),
                 ..FilterParams::default()
             }),
-            Err(UnknownRange("2d".into()))
+            Err(UnknownRange::Range("2d".into()))
         );
+        let absolute = parse_filter(&FilterParams {
+            from: Some("1000"),
+            to: Some("5000"),
+            ..FilterParams::default()
+        })
+        .expect("valid");
+        assert_eq!(absolute.absolute(), Some((1000, 5000)));
+        for (from, to) in [
+            (Some("5"), Some("1")),
+            (Some("x"), Some("1")),
+            (Some("1"), None),
+        ] {
+            assert_eq!(
+                parse_filter(&FilterParams {
+                    from,
+                    to,
+                    ..FilterParams::default()
+                }),
+                Err(UnknownRange::Absolute)
+            );
+        }
     }
 
     #[test]
@@ -108,11 +186,19 @@ mod tests {
             environment: Some("prod eu".into()),
             deployment: Some("chat/llm&x".into()),
             range: TimeRange::Last5m,
+            split: vec![PanelId::Cpu],
+            ..Filter::default()
         };
         assert_eq!(
             filter_query(&filter),
-            "?environment=prod%20eu&deployment=chat%2Fllm%26x&range=5m"
+            "?environment=prod%20eu&deployment=chat%2Fllm%26x&range=5m&split=cpu"
         );
+        let absolute = Filter {
+            from_ms: Some(1000),
+            to_ms: Some(2000),
+            ..Filter::default()
+        };
+        assert_eq!(filter_query(&absolute), "?from=1000&to=2000");
         assert_eq!(filter_query(&Filter::default()), "?range=15m");
     }
 }

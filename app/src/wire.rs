@@ -29,7 +29,8 @@ pub const VIEW_PATH: &str = "/api/v1/view";
 /// Path of the HTTP endpoint that returns scrape health, one [`TargetHealth`] per target.
 pub const TARGETS_PATH: &str = "/api/v1/targets";
 
-/// What a view shows: a scope (environment, deployment) and a time range.
+/// What a view shows: a scope (environment, deployment), a time range, and which panels are
+/// split by replica.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Filter {
     /// Only this environment. Absent: every environment.
@@ -38,9 +39,34 @@ pub struct Filter {
     /// Only this deployment (in every environment the other field allows). Absent: all of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<String>,
-    /// The live window ending now. Absent: [`TimeRange::default`].
+    /// The live window ending now. Absent: [`TimeRange::default`]. Ignored when `from_ms` and
+    /// `to_ms` are both given.
     #[serde(default)]
     pub range: TimeRange,
+    /// Start of an absolute range, Unix milliseconds (with `to_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_ms: Option<i64>,
+    /// End of an absolute range, Unix milliseconds (with `from_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_ms: Option<i64>,
+    /// Panels drawn one line per replica, sorted. Absent: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub split: Vec<PanelId>,
+}
+
+impl Filter {
+    /// The absolute range `(from_ms, to_ms)`, when one is set and not empty.
+    pub fn absolute(&self) -> Option<(i64, i64)> {
+        match (self.from_ms, self.to_ms) {
+            (Some(from), Some(to)) if to > from => Some((from, to)),
+            _ => None,
+        }
+    }
+
+    /// Whether a panel is split by replica.
+    pub fn splits(&self, panel: PanelId) -> bool {
+        self.split.contains(&panel)
+    }
 }
 
 /// A live window that ends now.
@@ -56,27 +82,50 @@ pub enum TimeRange {
     /// The last hour.
     #[serde(rename = "1h")]
     Last1h,
+    /// The last six hours.
+    #[serde(rename = "6h")]
+    Last6h,
+    /// The last day.
+    #[serde(rename = "24h")]
+    Last24h,
+    /// The last week.
+    #[serde(rename = "7d")]
+    Last7d,
 }
 
 impl TimeRange {
     /// Every range, in the order the page offers them.
-    pub const ALL: [TimeRange; 3] = [TimeRange::Last5m, TimeRange::Last15m, TimeRange::Last1h];
+    pub const ALL: [TimeRange; 6] = [
+        TimeRange::Last5m,
+        TimeRange::Last15m,
+        TimeRange::Last1h,
+        TimeRange::Last6h,
+        TimeRange::Last24h,
+        TimeRange::Last7d,
+    ];
 
     /// Length of the window in milliseconds.
     pub fn duration_ms(self) -> i64 {
+        const MINUTE: i64 = 60_000;
         match self {
-            TimeRange::Last5m => 5 * 60_000,
-            TimeRange::Last15m => 15 * 60_000,
-            TimeRange::Last1h => 60 * 60_000,
+            TimeRange::Last5m => 5 * MINUTE,
+            TimeRange::Last15m => 15 * MINUTE,
+            TimeRange::Last1h => 60 * MINUTE,
+            TimeRange::Last6h => 6 * 60 * MINUTE,
+            TimeRange::Last24h => 24 * 60 * MINUTE,
+            TimeRange::Last7d => 7 * 24 * 60 * MINUTE,
         }
     }
 
-    /// The value used in URLs and on the wire (`5m`, `15m`, `1h`).
+    /// The value used in URLs and on the wire (`5m`, `15m`, `1h`, `6h`, `24h`, `7d`).
     pub fn as_param(self) -> &'static str {
         match self {
             TimeRange::Last5m => "5m",
             TimeRange::Last15m => "15m",
             TimeRange::Last1h => "1h",
+            TimeRange::Last6h => "6h",
+            TimeRange::Last24h => "24h",
+            TimeRange::Last7d => "7d",
         }
     }
 
@@ -88,32 +137,97 @@ impl TimeRange {
     }
 }
 
-/// The panels of the dashboard, in page order.
+/// The panels of the dashboard, in page order. Several are shown as tabs of one card (response
+/// time, inference time and time to first byte; request size and prompt tokens; response size
+/// and generated tokens).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PanelId {
-    /// Requests per second by status class.
+    /// Requests per second by status class (and by exact code, for the tooltip).
     InferenceVolume,
-    /// End-to-end response time percentiles, in seconds.
+    /// End-to-end response time percentiles, seconds.
     ResponseTime,
+    /// Time in the model, percentiles, seconds.
+    InferenceTime,
+    /// Time to the first response byte (first token), percentiles, seconds.
+    TimeToFirstByte,
     /// Replicas active and starting.
     Replicas,
     /// Requests in progress and queued, summed over replicas.
     ConcurrentRequests,
+    /// Request body size percentiles, bytes.
+    RequestSize,
+    /// Prompt length percentiles, tokens.
+    PromptTokens,
+    /// Response body size percentiles, bytes.
+    ResponseSize,
+    /// Generated length percentiles, tokens.
+    GenerationTokens,
+    /// CPU used per replica and on average, cores.
+    Cpu,
+    /// Memory working set per replica and on average, bytes.
+    Memory,
+    /// GPU utilisation per GPU and on average, ratio 0–1, with the KV cache usage.
+    GpuUsage,
+    /// GPU memory used per GPU, bytes, with the capacity.
+    GpuMemory,
+    /// Time async requests waited in the queue, percentiles, seconds.
+    AsyncQueueTime,
+    /// Async requests waiting.
+    AsyncQueueSize,
 }
 
 impl PanelId {
     /// Every panel, in page order.
-    pub const ALL: [PanelId; 4] = [
+    pub const ALL: [PanelId; 16] = [
         PanelId::InferenceVolume,
         PanelId::ResponseTime,
+        PanelId::InferenceTime,
+        PanelId::TimeToFirstByte,
         PanelId::Replicas,
         PanelId::ConcurrentRequests,
+        PanelId::RequestSize,
+        PanelId::PromptTokens,
+        PanelId::ResponseSize,
+        PanelId::GenerationTokens,
+        PanelId::Cpu,
+        PanelId::Memory,
+        PanelId::GpuUsage,
+        PanelId::GpuMemory,
+        PanelId::AsyncQueueTime,
+        PanelId::AsyncQueueSize,
     ];
+
+    /// The name used in URLs (`split=`) and DOM ids: the JSON name.
+    pub fn key(self) -> &'static str {
+        match self {
+            PanelId::InferenceVolume => "inference_volume",
+            PanelId::ResponseTime => "response_time",
+            PanelId::InferenceTime => "inference_time",
+            PanelId::TimeToFirstByte => "time_to_first_byte",
+            PanelId::Replicas => "replicas",
+            PanelId::ConcurrentRequests => "concurrent_requests",
+            PanelId::RequestSize => "request_size",
+            PanelId::PromptTokens => "prompt_tokens",
+            PanelId::ResponseSize => "response_size",
+            PanelId::GenerationTokens => "generation_tokens",
+            PanelId::Cpu => "cpu",
+            PanelId::Memory => "memory",
+            PanelId::GpuUsage => "gpu_usage",
+            PanelId::GpuMemory => "gpu_memory",
+            PanelId::AsyncQueueTime => "async_queue_time",
+            PanelId::AsyncQueueSize => "async_queue_size",
+        }
+    }
+
+    /// Parses [`PanelId::key`].
+    pub fn from_key(key: &str) -> Option<PanelId> {
+        PanelId::ALL.into_iter().find(|panel| panel.key() == key)
+    }
 }
 
 /// One line of a panel. Series of a panel are listed in the order of this enum.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum SeriesId {
     /// Requests answered 200–299, per second.
     #[serde(rename = "2xx")]
@@ -145,9 +259,28 @@ pub enum SeriesId {
     /// Requests being processed by a replica.
     #[serde(rename = "in_progress")]
     InProgress,
-    /// Requests waiting for a free replica slot.
+    /// Requests waiting for a free replica slot (or, on the async queue panel, in the queue).
     #[serde(rename = "queued")]
     Queued,
+    /// The average over replicas or GPUs.
+    #[serde(rename = "avg")]
+    Average,
+    /// Share of the engine's KV cache in use (GPU usage panel).
+    #[serde(rename = "kv_cache")]
+    KvCache,
+    /// Capacity (GPU memory in all).
+    #[serde(rename = "total")]
+    Total,
+    /// Requests answered with exactly this status code, per second (drawn only in tooltips).
+    #[serde(rename = "code")]
+    Code(u16),
+    /// One replica's line (split panels, CPU, memory). The empty name is a deployment-level
+    /// exporter.
+    #[serde(rename = "replica")]
+    Replica(String),
+    /// One GPU's line (`replica/gpu` when several replicas report GPUs).
+    #[serde(rename = "gpu")]
+    Gpu(String),
 }
 
 /// One point: `[time in Unix milliseconds, value]`. A `null` value is a gap: no data for that
@@ -176,12 +309,23 @@ pub struct Panel {
     /// this value and means "above this". Absent when no histogram was merged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_bucket: Option<f64>,
+    /// For percentile panels: the finite bucket bounds of the merged histograms (at most
+    /// [`MAX_BOUNDS`]), so a reader can say which bucket a value lies in. Empty: none known.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bounds: Vec<f64>,
+    /// For percentile panels: the exporters give quantiles (summaries), not buckets; the lines
+    /// are the largest of the replicas' own quantiles, not a merge.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_summaries: bool,
 }
+
+/// Most bucket bounds a panel carries.
+pub const MAX_BOUNDS: usize = 1000;
 
 impl Panel {
     /// The series with this id, if the panel has it.
-    pub fn series(&self, id: SeriesId) -> Option<&Series> {
-        self.series.iter().find(|series| series.id == id)
+    pub fn series(&self, id: &SeriesId) -> Option<&Series> {
+        self.series.iter().find(|series| series.id == *id)
     }
 }
 
@@ -236,19 +380,25 @@ impl View {
                         id: panel_delta.id,
                         series: Vec::new(),
                         top_bucket: None,
+                        bounds: Vec::new(),
+                        from_summaries: false,
                     });
                     let last = self.panels.len() - 1;
                     &mut self.panels[last]
                 }
             };
             panel.top_bucket = panel_delta.top_bucket;
+            panel.from_summaries = panel_delta.from_summaries;
+            if let Some(bounds) = &panel_delta.bounds {
+                panel.bounds.clone_from(bounds);
+            }
             for series_delta in &panel_delta.series {
                 let position = panel.series.iter().position(|s| s.id == series_delta.id);
                 let series = match position {
                     Some(index) => &mut panel.series[index],
                     None => {
                         panel.series.push(Series {
-                            id: series_delta.id,
+                            id: series_delta.id.clone(),
                             points: Vec::new(),
                         });
                         let last = panel.series.len() - 1;
@@ -263,7 +413,7 @@ impl View {
             for removed in &panel_delta.removed {
                 panel.series.retain(|series| series.id != *removed);
             }
-            panel.series.sort_by_key(|series| series.id);
+            panel.series.sort_by(|a, b| a.id.cmp(&b.id));
         }
         self.panels.sort_by_key(|panel| panel.id);
         let start_ms = self.start_ms;
@@ -307,6 +457,12 @@ pub struct PanelDelta {
     /// The panel's `top_bucket` now (always sent; absent means none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub top_bucket: Option<f64>,
+    /// The panel's `from_summaries` now (always sent).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub from_summaries: bool,
+    /// The panel's new `bounds`. Absent: unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bounds: Option<Vec<f64>>,
     /// Series with new or revised points. A series not listed has not changed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub series: Vec<SeriesDelta>,

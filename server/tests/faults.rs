@@ -314,7 +314,7 @@ async fn misbehaving_exporters_fail_alone_and_good_data_stays_complete() {
         .expect("view JSON");
     let rate = view
         .panel(app::wire::PanelId::InferenceVolume)
-        .and_then(|panel| panel.series(app::wire::SeriesId::Status2xx))
+        .and_then(|panel| panel.series(&app::wire::SeriesId::Status2xx))
         .and_then(|series| series.points.iter().rev().find_map(|point| point.1))
         .expect("a request rate");
     assert!((rate - 20.0).abs() < 4.0, "about 20 req/s, got {rate}");
@@ -325,7 +325,10 @@ async fn misbehaving_exporters_fail_alone_and_good_data_stays_complete() {
         .expect("view answers");
     assert_eq!(bad_query.status(), 400);
     let body: serde_json::Value = bad_query.json().await.expect("JSON error");
-    assert_eq!(body["error"], "unknown range \"3y\": use 5m, 15m or 1h");
+    assert_eq!(
+        body["error"],
+        "unknown range \"3y\": use 5m, 15m, 1h, 6h, 24h or 7d"
+    );
 
     // The server still serves everything.
     for path in ["/healthz", "/api/v1/view?range=5m", "/targets"] {

@@ -65,6 +65,7 @@ fn chat_production() -> Filter {
         environment: Some("production".into()),
         deployment: Some("chat-llm".into()),
         range: TimeRange::Last5m,
+        ..Filter::default()
     }
 }
 

@@ -31,6 +31,13 @@ fn deployment() -> DemoDeployment {
                 first_chunk_bytes: 16,
                 failure_rate: 0.0,
                 contention_per_request: 0.0,
+                cpu_per_token: Duration::from_micros(1),
+                host_weights_bytes: 64 * 1024,
+                host_bytes_per_token: 16,
+                gpu_weights_bytes: 1 << 30,
+                gpu_kv_bytes_per_token: 1024,
+                kv_capacity_tokens: 10_000,
+                gpu_full_batch: 4.0,
             },
             concurrency_per_replica: 4,
             queue_limit: 100,
@@ -47,6 +54,8 @@ fn deployment() -> DemoDeployment {
             cold_start_min: Duration::ZERO,
             cold_start_max: Duration::ZERO,
             seed: 5,
+            async_workers: 1,
+            async_queue_limit: 10,
         },
         traffic: TrafficProfile {
             base_rate: 0.0,
@@ -59,6 +68,7 @@ fn deployment() -> DemoDeployment {
             output_tokens: 1.0,
             malformed_rate: 0.0,
             oversized_rate: 0.0,
+            async_fraction: 0.0,
         },
     }
 }
@@ -67,7 +77,7 @@ fn deployment() -> DemoDeployment {
 fn counted(view: &View, id: SeriesId) -> f64 {
     let step_s = view.step_ms as f64 / 1000.0;
     view.panel(PanelId::InferenceVolume)
-        .and_then(|panel| panel.series(id))
+        .and_then(|panel| panel.series(&id))
         .map_or(0.0, |series| {
             series.points.iter().filter_map(|p| p.1).sum::<f64>() * step_s
         })
@@ -178,7 +188,7 @@ async fn query_results_match_the_requests_sent() {
     assert!((counted(&view, SeriesId::Status4xx) - 10.0).abs() < 1e-6);
     assert_eq!(counted(&view, SeriesId::Status5xx), 0.0);
     let replicas = view.panel(PanelId::Replicas).expect("replicas panel");
-    let active = replicas.series(SeriesId::Active).expect("active series");
+    let active = replicas.series(&SeriesId::Active).expect("active series");
     assert_eq!(active.points.iter().rev().find_map(|p| p.1), Some(2.0));
 
     // Percentiles merged from the stored buckets agree with the latencies measured here.

@@ -1,6 +1,8 @@
 //! One ECharts chart. On the server it renders an empty, sized box; in the browser an effect
 //! draws the panel into it and redraws on every change, replacing the whole option (ECharts
-//! `notMerge`), so a series that disappears is gone from the chart too.
+//! `notMerge`), so a series that disappears is gone from the chart too. Dragging across the
+//! chart selects a time range and reports it (the page turns it into an absolute range); while
+//! the mouse button is down on the chart, redraws wait, so live data does not cut a drag short.
 
 use leptos::prelude::*;
 
@@ -10,58 +12,100 @@ use crate::wire::Panel;
 /// A chart of one panel over a time window.
 #[component]
 pub fn Chart(
+    /// The DOM id of the chart element (stable per card).
+    dom_id: String,
     /// The panel's description.
-    spec: PanelSpec,
+    spec: Signal<PanelSpec>,
     /// The panel's data.
     panel: Signal<Option<Panel>>,
     /// The time window `(start_ms, end_ms)` the x axis spans.
     window: Signal<(i64, i64)>,
+    /// Called with `(from_ms, to_ms)` when the user drags across the chart.
+    on_zoom: Callback<(i64, i64)>,
 ) -> impl IntoView {
-    let dom_id = format!("chart-{}", panel_key(&spec));
-    draw(dom_id.clone(), spec, panel, window);
-    view! { <div class="chart" id=dom_id role="img" aria-label=spec.title></div> }
-}
-
-/// The panel id as used in DOM ids and test hooks (`inference_volume`, …).
-pub fn panel_key(spec: &PanelSpec) -> &'static str {
-    use crate::wire::PanelId;
-    match spec.id {
-        PanelId::InferenceVolume => "inference_volume",
-        PanelId::ResponseTime => "response_time",
-        PanelId::Replicas => "replicas",
-        PanelId::ConcurrentRequests => "concurrent_requests",
-    }
+    draw(dom_id.clone(), spec, panel, window, on_zoom);
+    let label = move || spec.get().title;
+    view! { <div class="chart" id=dom_id role="img" aria-label=label></div> }
 }
 
 #[cfg(not(feature = "hydrate"))]
 fn draw(
     _dom_id: String,
-    _spec: PanelSpec,
+    _spec: Signal<PanelSpec>,
     _panel: Signal<Option<Panel>>,
     _window: Signal<(i64, i64)>,
+    _on_zoom: Callback<(i64, i64)>,
 ) {
 }
 
 #[cfg(feature = "hydrate")]
-fn draw(dom_id: String, spec: PanelSpec, panel: Signal<Option<Panel>>, window: Signal<(i64, i64)>) {
+fn draw(
+    dom_id: String,
+    spec: Signal<PanelSpec>,
+    panel: Signal<Option<Panel>>,
+    window: Signal<(i64, i64)>,
+    on_zoom: Callback<(i64, i64)>,
+) {
     use charming::{Echarts, WasmRenderer};
+    use wasm_bindgen::closure::Closure;
     use wasm_bindgen::{JsCast, JsValue};
 
     use crate::panels::Theme;
 
+    type ZoomListener = Closure<dyn FnMut(JsValue)>;
+    /// The chart and its listeners (kept alive with it).
+    struct Drawn {
+        chart: Echarts,
+        _listeners: Vec<ZoomListener>,
+    }
+
     let theme = use_context::<RwSignal<Theme>>().unwrap_or_else(|| RwSignal::new(Theme::Light));
-    let instance: StoredValue<Option<Echarts>, LocalStorage> = StoredValue::new_local(None);
+    let instance: StoredValue<Option<Drawn>, LocalStorage> = StoredValue::new_local(None);
+    let pressed = StoredValue::new(false);
+    let pending: StoredValue<Option<charming::Chart>, LocalStorage> = StoredValue::new_local(None);
+
+    fn call(target: &JsValue, method: &str, args: &[&JsValue]) -> Result<JsValue, JsValue> {
+        let function: js_sys::Function =
+            js_sys::Reflect::get(target, &method.into())?.dyn_into()?;
+        let array = js_sys::Array::new();
+        for arg in args {
+            array.push(arg);
+        }
+        function.apply(target, &array)
+    }
 
     fn set_option(instance: &Echarts, option: &charming::Chart) -> Result<(), JsValue> {
         let option = serde_wasm_bindgen::to_value(option)
             .map_err(|error| JsValue::from_str(&error.to_string()))?;
+        // The zoom tool only works while the toolbox is shown; its icons are drawn at size 0
+        // (charming has no `itemSize`, so it is set here).
+        let toolbox = js_sys::Reflect::get(&option, &"toolbox".into())?;
+        if toolbox.is_object() {
+            js_sys::Reflect::set(&toolbox, &"itemSize".into(), &JsValue::from(0))?;
+        }
         let settings = js_sys::Object::new();
         js_sys::Reflect::set(&settings, &"notMerge".into(), &JsValue::TRUE)?;
-        js_sys::Reflect::set(&settings, &"lazyUpdate".into(), &JsValue::TRUE)?;
-        let set_option: js_sys::Function =
-            js_sys::Reflect::get(instance, &"setOption".into())?.dyn_into()?;
-        set_option.call2(instance, &option, &settings)?;
+        call(instance, "setOption", &[&option, &settings])?;
+        // Dragging selects a range (the toolbox's zoom tool, always on).
+        let action = js_sys::Object::new();
+        js_sys::Reflect::set(&action, &"type".into(), &"takeGlobalCursor".into())?;
+        js_sys::Reflect::set(&action, &"key".into(), &"dataZoomSelect".into())?;
+        js_sys::Reflect::set(&action, &"dataZoomSelectActive".into(), &JsValue::TRUE)?;
+        call(instance, "dispatchAction", &[&action])?;
         Ok(())
+    }
+
+    /// `(startValue, endValue)` of a `datazoom` event.
+    fn zoomed_range(event: &JsValue) -> Option<(i64, i64)> {
+        let batch = js_sys::Reflect::get(event, &"batch".into()).ok()?;
+        let first = js_sys::Reflect::get(&batch, &0.into()).ok()?;
+        let start = js_sys::Reflect::get(&first, &"startValue".into())
+            .ok()?
+            .as_f64()?;
+        let end = js_sys::Reflect::get(&first, &"endValue".into())
+            .ok()?
+            .as_f64()?;
+        (end > start).then_some((start as i64, end as i64))
     }
 
     Effect::new(move |_| {
@@ -69,42 +113,90 @@ fn draw(dom_id: String, spec: PanelSpec, panel: Signal<Option<Panel>>, window: S
             return;
         };
         let (start_ms, end_ms) = window.get();
-        let option = crate::chart_option::chart(&panel, &spec, theme.get(), start_ms, end_ms);
+        let option = crate::chart_option::chart(&panel, &spec.get(), theme.get(), start_ms, end_ms);
         instance.update_value(|slot| {
             if slot.is_none() {
-                match WasmRenderer::new_opt(None, None).render(&dom_id, &charming::Chart::new()) {
-                    Ok(created) => *slot = Some(created),
+                let created = match WasmRenderer::new_opt(None, None)
+                    .render(&dom_id, &charming::Chart::new())
+                {
+                    Ok(created) => created,
                     Err(error) => {
                         leptos::logging::warn!("cannot create chart {dom_id}: {error:?}");
                         return;
                     }
+                };
+                let zoom: ZoomListener = Closure::new(move |event: JsValue| {
+                    if let Some(range) = zoomed_range(&event) {
+                        // Not from inside ECharts' event dispatch: the redraw that follows the
+                        // new range must not run in the middle of ECharts' own update.
+                        set_timeout(move || on_zoom.run(range), std::time::Duration::ZERO);
+                    }
+                });
+                let down: ZoomListener =
+                    Closure::new(move |_event: JsValue| pressed.set_value(true));
+                let hooked =
+                    call(&created, "on", &[&"datazoom".into(), zoom.as_ref()]).and_then(|_| {
+                        let surface = call(&created, "getZr", &[])?;
+                        call(&surface, "on", &[&"mousedown".into(), down.as_ref()])
+                    });
+                if let Err(error) = hooked {
+                    leptos::logging::warn!("cannot listen for zooms on {dom_id}: {error:?}");
                 }
+                *slot = Some(Drawn {
+                    chart: created,
+                    _listeners: vec![zoom, down],
+                });
             }
-            if let Some(chart) = slot
-                && let Err(error) = set_option(chart, &option)
+            if pressed.get_value() {
+                // A drag is under way: draw when the button is released.
+                pending.set_value(Some(option));
+                return;
+            }
+            if let Some(drawn) = slot
+                && let Err(error) = set_option(&drawn.chart, &option)
             {
                 leptos::logging::warn!("cannot draw chart {dom_id}: {error:?}");
             }
         });
     });
 
+    let released = window_event_listener(leptos::ev::mouseup, move |_| {
+        if !pressed.get_value() {
+            return;
+        }
+        // After ECharts has finished with the same mouseup (it ends the drag and zooms).
+        set_timeout(
+            move || {
+                pressed.set_value(false);
+                let Some(option) = pending.try_update_value(Option::take).flatten() else {
+                    return;
+                };
+                instance.with_value(|slot| {
+                    if let Some(drawn) = slot
+                        && let Err(error) = set_option(&drawn.chart, &option)
+                    {
+                        leptos::logging::warn!("cannot draw a chart: {error:?}");
+                    }
+                });
+            },
+            std::time::Duration::ZERO,
+        );
+    });
     let resize = window_event_listener(leptos::ev::resize, move |_| {
         instance.with_value(|slot| {
-            if let Some(chart) = slot {
-                chart.resize(js_sys::Object::new().into());
+            if let Some(drawn) = slot {
+                drawn.chart.resize(js_sys::Object::new().into());
             }
         });
     });
     on_cleanup(move || {
         resize.remove();
+        released.remove();
         instance.update_value(|slot| {
-            if let Some(chart) = slot.take() {
-                let disposed = js_sys::Reflect::get(&chart, &"dispose".into())
-                    .and_then(|dispose| dispose.dyn_into::<js_sys::Function>())
-                    .and_then(|dispose| dispose.call0(&chart));
-                if let Err(error) = disposed {
-                    leptos::logging::warn!("cannot dispose a chart: {error:?}");
-                }
+            if let Some(drawn) = slot.take()
+                && let Err(error) = call(&drawn.chart, "dispose", &[])
+            {
+                leptos::logging::warn!("cannot dispose a chart: {error:?}");
             }
         });
     });

@@ -1,36 +1,91 @@
-//! A panel's card: title, the one-line "now" summary, and its chart — or, when no target
-//! provides the panel's signal, which exporter would.
+//! A card of the grid: a title (or tabs, when the card shows several panels), the one-line
+//! "now" summary, a "split by replica" switch where it applies, and the chart — or, when no
+//! target provides the panel's signal, which exporter would.
 
 use leptos::prelude::*;
 
-use super::chart::{Chart, panel_key};
-use crate::panels::{PanelSpec, summary};
-use crate::wire::Panel;
+use super::chart::Chart;
+use crate::panels::{Card, spec, summary};
+use crate::wire::{PanelId, View};
 
 /// One card of the grid.
 #[component]
 pub fn PanelCard(
-    /// The panel's description.
-    spec: PanelSpec,
-    /// The panel's data (absent while loading).
-    panel: Signal<Option<Panel>>,
+    /// Which panels the card shows.
+    card: Card,
+    /// The view the panels come from (absent while loading).
+    view: Memo<Option<View>>,
     /// The time window the chart spans.
     window: Signal<(i64, i64)>,
+    /// Panels split by replica (from the URL).
+    split: Signal<Vec<PanelId>>,
+    /// Turns a panel's split on or off.
+    on_split: Callback<PanelId>,
+    /// Called with `(from_ms, to_ms)` when the user drags across the chart.
+    on_zoom: Callback<(i64, i64)>,
 ) -> impl IntoView {
+    let first = card.panels[0];
+    let active = RwSignal::new(first);
+    let panel = Memo::new(move |_| {
+        let id = active.get();
+        view.with(|view| view.as_ref().and_then(|v| v.panel(id).cloned()))
+    });
+    let active_spec = Signal::derive(move || spec(active.get()));
     let now = move || panel.with(|panel| panel.as_ref().map(summary).unwrap_or_default());
     let empty = move || panel.with(|panel| panel.as_ref().is_some_and(|p| p.series.is_empty()));
+    let hint = move || active_spec.get().source_hint;
+    let split_on = move || split.with(|split| split.contains(&active.get()));
+    let tabs = (card.panels.len() > 1).then(|| {
+        card.panels
+            .iter()
+            .map(|&id| {
+                let selected = move || active.get() == id;
+                view! {
+                    <button
+                        type="button"
+                        class="tab"
+                        class:selected=selected
+                        aria-pressed=move || selected().to_string()
+                        data-tab=id.key()
+                        on:click=move |_| active.set(id)
+                    >
+                        {spec(id).title}
+                    </button>
+                }
+            })
+            .collect_view()
+    });
     view! {
-        <section class="card" data-panel=panel_key(&spec)>
+        <section class="card" data-panel=move || active.get().key() data-card=first.key()>
             <header class="card-head">
-                <h2>{spec.title}</h2>
+                <h2>{card.title}</h2>
+                {tabs.map(|tabs| view! { <div class="tabs" role="group">{tabs}</div> })}
             </header>
-            <p class="now">{now}</p>
-            <div class="plot">
-                <Chart spec=spec panel=panel window=window/>
+            <div class="card-sub">
+                <p class="now">{now}</p>
+                <Show when=move || active_spec.get().splittable>
+                    <button
+                        type="button"
+                        class="split"
+                        class:on=split_on
+                        title="One line per replica"
+                        aria-pressed=move || split_on().to_string()
+                        on:click=move |_| on_split.run(active.get_untracked())
+                    >
+                        "per replica"
+                    </button>
+                </Show>
+            </div>
+            <div class="plot" class:empty=empty>
+                <Chart
+                    dom_id=format!("chart-{}", first.key())
+                    spec=active_spec
+                    panel=panel.into()
+                    window=window
+                    on_zoom=on_zoom
+                />
                 <Show when=empty>
-                    <p class="empty">
-                        "No target reports this yet. It comes from " {spec.source_hint} "."
-                    </p>
+                    <p class="empty">"No target reports this yet. It comes from " {hint} "."</p>
                 </Show>
             </div>
         </section>

@@ -172,9 +172,13 @@ pub fn Toolbar(
                         let href = move || {
                             let mut next = filter.get();
                             next.range = range;
+                            next.from_ms = None;
+                            next.to_ms = None;
                             link(&next)
                         };
-                        let active = move || filter.with(|f| f.range == range);
+                        let active = move || {
+                            filter.with(|f| f.absolute().is_none() && f.range == range)
+                        };
                         view! {
                             <a
                                 href=href
@@ -188,6 +192,17 @@ pub fn Toolbar(
                         }
                     })
                     .collect_view()}
+                {move || {
+                    filter
+                        .with(|f| f.absolute())
+                        .map(|(from, to)| {
+                            view! {
+                                <span class="range active absolute" data-range="absolute" title="Drag across a chart to zoom; pick a range to go live again">
+                                    {format_span(from, to)}
+                                </span>
+                            }
+                        })
+                }}
             </nav>
             <a class="nav-link" href="/targets">"Targets"</a>
             <div class="connection" data-state=state_name role="status" aria-live="polite">
@@ -218,5 +233,22 @@ fn range_label(range: TimeRange) -> &'static str {
         TimeRange::Last5m => "Live 5m",
         TimeRange::Last15m => "15m",
         TimeRange::Last1h => "1h",
+        TimeRange::Last6h => "6h",
+        TimeRange::Last24h => "24h",
+        TimeRange::Last7d => "7d",
+    }
+}
+
+/// An absolute range as `HH:MM–HH:MM UTC` (with the date when it spans days).
+fn format_span(from_ms: i64, to_ms: i64) -> String {
+    let clock = |ms: i64| {
+        let seconds = ms.div_euclid(1000).rem_euclid(86_400);
+        format!("{:02}:{:02}", seconds / 3600, seconds / 60 % 60)
+    };
+    let days = (to_ms - from_ms) / 86_400_000;
+    if days >= 1 {
+        format!("{} days to {} UTC", days, clock(to_ms))
+    } else {
+        format!("{}–{} UTC", clock(from_ms), clock(to_ms))
     }
 }

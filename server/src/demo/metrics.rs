@@ -111,30 +111,38 @@ impl Histogram {
     }
 }
 
-/// Requests counted by status code.
+/// Requests counted by status code and whether they were asynchronous.
 #[derive(Debug, Default)]
 pub struct StatusCounter {
-    counts: Mutex<BTreeMap<u16, u64>>,
+    counts: Mutex<BTreeMap<(u16, bool), u64>>,
 }
 
 impl StatusCounter {
-    /// Counts one request answered with `status`.
+    /// Counts one synchronous request answered with `status`.
     pub fn record(&self, status: u16) {
+        self.record_as(status, false);
+    }
+
+    /// Counts one request answered with `status`, asynchronous or not.
+    pub fn record_as(&self, status: u16, is_async: bool) {
         // A poisoned lock only means another request panicked mid-increment; the map is intact.
         let mut counts = self
             .counts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *counts.entry(status).or_insert(0) += 1;
+        *counts.entry((status, is_async)).or_insert(0) += 1;
     }
 
-    /// Total requests counted with this status.
+    /// Total requests counted with this status, synchronous and asynchronous.
     pub fn get(&self, status: u16) -> u64 {
         let counts = self
             .counts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        counts.get(&status).copied().unwrap_or(0)
+        [false, true]
+            .iter()
+            .filter_map(|&is_async| counts.get(&(status, is_async)))
+            .sum()
     }
 
     /// Writes the counter in the text format, one series per status code.
@@ -146,13 +154,20 @@ impl StatusCounter {
             .clone();
         let _ = writeln!(out, "# HELP {name} {help}");
         let _ = writeln!(out, "# TYPE {name} counter");
-        for (status, count) in counts {
+        for ((status, is_async), count) in counts {
             let _ = writeln!(
                 out,
-                "{name}{{status_code=\"{status}\",is_async=\"false\"}} {count}"
+                "{name}{{status_code=\"{status}\",is_async=\"{is_async}\"}} {count}"
             );
         }
     }
+}
+
+/// Writes one unlabelled counter sample.
+pub fn render_counter(name: &str, help: &str, value: f64, out: &mut String) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} counter");
+    let _ = writeln!(out, "{name} {value}");
 }
 
 /// Writes one gauge sample (with optional labels already formatted, e.g. `state="queued"`).

@@ -45,6 +45,13 @@ const CHAT_MODEL: ModelProfile = ModelProfile {
     first_chunk_bytes: 64,
     failure_rate: 0.004,
     contention_per_request: 0.06,
+    cpu_per_token: Duration::from_micros(25),
+    host_weights_bytes: 6 * 1024 * 1024,
+    host_bytes_per_token: 1024,
+    gpu_weights_bytes: 15 * 1024 * 1024 * 1024,
+    gpu_kv_bytes_per_token: 512 * 1024,
+    kv_capacity_tokens: 96_000,
+    gpu_full_batch: 12.0,
 };
 
 const EMBEDDING_MODEL: ModelProfile = ModelProfile {
@@ -56,9 +63,16 @@ const EMBEDDING_MODEL: ModelProfile = ModelProfile {
     first_chunk_bytes: 3072,
     failure_rate: 0.002,
     contention_per_request: 0.03,
+    cpu_per_token: Duration::from_micros(4),
+    host_weights_bytes: 2 * 1024 * 1024,
+    host_bytes_per_token: 256,
+    gpu_weights_bytes: 1300 * 1024 * 1024,
+    gpu_kv_bytes_per_token: 0,
+    kv_capacity_tokens: 0,
+    gpu_full_batch: 16.0,
 };
 
-fn chat_traffic(base_rate: f64) -> TrafficProfile {
+fn chat_traffic(base_rate: f64, async_fraction: f64) -> TrafficProfile {
     TrafficProfile {
         base_rate,
         drift: 0.35,
@@ -70,6 +84,7 @@ fn chat_traffic(base_rate: f64) -> TrafficProfile {
         output_tokens: 120.0,
         malformed_rate: 0.015,
         oversized_rate: 0.005,
+        async_fraction,
     }
 }
 
@@ -96,6 +111,8 @@ pub fn default_deployments() -> Vec<DemoDeployment> {
             cold_start_min: Duration::from_secs(8),
             cold_start_max: Duration::from_secs(20),
             seed,
+            async_workers: 4,
+            async_queue_limit: 200,
         }
     };
     vec![
@@ -108,7 +125,7 @@ pub fn default_deployments() -> Vec<DemoDeployment> {
                 autoscaler(2, 8, 8.0),
                 1,
             ),
-            traffic: chat_traffic(7.0),
+            traffic: chat_traffic(7.0, 0.15),
         },
         DemoDeployment {
             serving: serving(
@@ -119,7 +136,7 @@ pub fn default_deployments() -> Vec<DemoDeployment> {
                 autoscaler(1, 3, 8.0),
                 2,
             ),
-            traffic: chat_traffic(1.5),
+            traffic: chat_traffic(1.5, 0.1),
         },
         DemoDeployment {
             serving: serving(
@@ -141,6 +158,7 @@ pub fn default_deployments() -> Vec<DemoDeployment> {
                 output_tokens: 0.0,
                 malformed_rate: 0.01,
                 oversized_rate: 0.003,
+                async_fraction: 0.05,
             },
         },
     ]
@@ -201,7 +219,7 @@ pub async fn start(options: DemoOptions) -> std::io::Result<DemoFleet> {
         )
         .await?;
         if options.traffic {
-            let url = format!("http://{}/v1/predict", handle.addr);
+            let url = format!("http://{}", handle.addr);
             tasks.push(tokio::spawn(traffic::run(
                 url,
                 deployment.traffic,

@@ -1,6 +1,13 @@
 //! A demo model replica: a real HTTP server that takes a while to load (cold start), then
 //! answers predictions after a realistic, load-dependent time, streaming its output, and
-//! exports the time it spent in the model on `/metrics`.
+//! exports on `/metrics` what it measured of itself.
+//!
+//! Each replica runs on its own OS thread with a single-threaded runtime, so the CPU time of
+//! that thread (from `/proc/thread-self`) is the replica's CPU: request handling plus real
+//! work per token. Its memory figure counts buffers it really holds (the loaded "weights" and
+//! per-request context). There is no GPU here, so the GPU figures are a stated simulation:
+//! utilisation is the mean batch in the model as a share of a full batch, memory is weights
+//! plus KV cache per token in flight, on an 80 GiB device.
 //!
 //! `POST /v1/predict` with `{"prompt_tokens": N, "max_tokens": M}`:
 //! - malformed JSON → 400, a prompt longer than the context → 422, still loading → 503,
@@ -22,10 +29,9 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::Deserialize;
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-use tracing::debug;
+use tracing::{debug, warn};
 
-use super::metrics::{Histogram, geometric_bounds};
+use super::metrics::{Histogram, geometric_bounds, render_counter, render_gauge};
 
 /// How a model behaves.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -46,7 +52,24 @@ pub struct ModelProfile {
     pub failure_rate: f64,
     /// Slow-down per other request in progress (batching contention).
     pub contention_per_request: f64,
+    /// Real CPU work per token processed (prompt or output), on the replica's thread.
+    pub cpu_per_token: Duration,
+    /// Host memory the loaded model holds, bytes (allocated and written at start).
+    pub host_weights_bytes: usize,
+    /// Host memory a request holds per token of context while in flight, bytes.
+    pub host_bytes_per_token: usize,
+    /// Simulated GPU: bytes the weights occupy.
+    pub gpu_weights_bytes: u64,
+    /// Simulated GPU: KV cache bytes per token in flight.
+    pub gpu_kv_bytes_per_token: u64,
+    /// Simulated GPU: tokens the KV cache holds when full.
+    pub kv_capacity_tokens: u64,
+    /// Simulated GPU: requests in the model at once that keep it fully busy.
+    pub gpu_full_batch: f64,
 }
+
+/// Memory of the simulated GPU, bytes (an 80 GiB device).
+pub const GPU_TOTAL_BYTES: u64 = 80 * 1024 * 1024 * 1024;
 
 #[derive(Debug, Deserialize)]
 struct PredictRequest {
@@ -60,7 +83,110 @@ struct ReplicaState {
     ready_at: Instant,
     in_flight: AtomicUsize,
     inference_time: Histogram,
+    prompt_tokens: Histogram,
+    generation_tokens: Histogram,
     rng: std::sync::Mutex<SmallRng>,
+    /// The model's host memory; held for the replica's life.
+    weights: Vec<u8>,
+    /// Bytes held by requests in flight.
+    held_bytes: AtomicUsize,
+    /// Tokens of context held by requests in flight (the simulated KV cache).
+    kv_tokens: AtomicUsize,
+    busy: std::sync::Mutex<BusyClock>,
+}
+
+/// Requests in the model integrated over time: the simulated GPU's utilisation is the mean
+/// number in the model over a reading's interval, as a share of a full batch.
+#[derive(Debug)]
+struct BusyClock {
+    in_model: usize,
+    last_change: Instant,
+    /// Request-seconds spent in the model so far.
+    request_seconds: f64,
+    /// When utilisation was last read, and `request_seconds` then.
+    last_read: (Instant, f64),
+}
+
+impl BusyClock {
+    fn new(now: Instant) -> BusyClock {
+        BusyClock {
+            in_model: 0,
+            last_change: now,
+            request_seconds: 0.0,
+            last_read: (now, 0.0),
+        }
+    }
+
+    fn advance(&mut self, now: Instant) {
+        self.request_seconds += self.in_model as f64 * (now - self.last_change).as_secs_f64();
+        self.last_change = now;
+    }
+
+    fn enter(&mut self, now: Instant) {
+        self.advance(now);
+        self.in_model += 1;
+    }
+
+    fn leave(&mut self, now: Instant) {
+        self.advance(now);
+        self.in_model = self.in_model.saturating_sub(1);
+    }
+
+    /// Mean requests in the model since the last reading over `full_batch`, clamped to 0–1.
+    fn utilisation(&mut self, now: Instant, full_batch: f64) -> f64 {
+        self.advance(now);
+        let (then, before) = self.last_read;
+        self.last_read = (now, self.request_seconds);
+        let wall = (now - then).as_secs_f64();
+        if wall <= 0.0 || full_batch <= 0.0 {
+            return 0.0;
+        }
+        ((self.request_seconds - before) / wall / full_batch).clamp(0.0, 1.0)
+    }
+}
+
+impl ReplicaState {
+    fn lock_busy(&self) -> std::sync::MutexGuard<'_, BusyClock> {
+        self.busy
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Spends `duration` of real CPU time on this thread (the model's arithmetic).
+fn compute(duration: Duration) {
+    let end = Instant::now() + duration;
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    while Instant::now() < end {
+        for _ in 0..64 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+        }
+    }
+    std::hint::black_box(state);
+}
+
+/// CPU seconds this thread has used: `/proc/thread-self/schedstat` (nanoseconds), else
+/// `/proc/thread-self/stat` (clock ticks of 1/100 s). `None` where neither exists.
+pub fn thread_cpu_seconds() -> Option<f64> {
+    if let Ok(text) = std::fs::read_to_string("/proc/thread-self/schedstat")
+        && let Some(nanos) = text
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+        && nanos > 0
+    {
+        return Some(nanos as f64 / 1e9);
+    }
+    let text = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start at the state, field 3;
+    // utime and stime are fields 14 and 15.
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some((user + system) as f64 / 100.0)
 }
 
 /// A running replica.
@@ -71,69 +197,108 @@ pub struct Replica {
     /// Where it listens.
     pub addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
+    finished: Option<oneshot::Receiver<()>>,
 }
 
 impl Replica {
-    /// Starts a replica listening on a free loopback port; it is ready after `cold_start`.
+    /// Starts a replica on its own thread, listening on a free loopback port; it is ready
+    /// after `cold_start`.
     pub async fn start(
         name: String,
         profile: ModelProfile,
         cold_start: Duration,
         seed: u64,
     ) -> std::io::Result<Replica> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+        listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let (done, finished) = oneshot::channel::<()>();
+        let thread_name = name.clone();
+        std::thread::Builder::new()
+            .name(format!("replica {name}"))
+            .spawn(move || {
+                serve_on_this_thread(&thread_name, listener, profile, cold_start, seed, stop);
+                let _owner_may_be_gone = done.send(());
+            })?;
+        Ok(Replica {
+            name,
+            addr,
+            shutdown: Some(shutdown),
+            finished: Some(finished),
+        })
+    }
+
+    /// Stops the replica (in-flight responses are cut off) and waits briefly for its thread.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _already_stopped = shutdown.send(());
+        }
+        if let Some(finished) = self.finished.take() {
+            let _ended_either_way = tokio::time::timeout(Duration::from_secs(2), finished).await;
+        }
+    }
+}
+
+/// Runs the replica's server on the calling thread until `stop` fires or its sender is dropped.
+fn serve_on_this_thread(
+    name: &str,
+    listener: std::net::TcpListener,
+    profile: ModelProfile,
+    cold_start: Duration,
+    seed: u64,
+    stop: oneshot::Receiver<()>,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            warn!(replica = %name, %error, "could not start a demo replica's runtime");
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let listener = match tokio::net::TcpListener::from_std(listener) {
+            Ok(listener) => listener,
+            Err(error) => {
+                warn!(replica = %name, %error, "demo replica could not listen");
+                return;
+            }
+        };
+        let now = Instant::now();
+        let tokens = || Histogram::new(geometric_bounds(1.0, 100_000.0, 1.05));
         let state = Arc::new(ReplicaState {
             profile,
-            ready_at: Instant::now() + cold_start,
+            ready_at: now + cold_start,
             in_flight: AtomicUsize::new(0),
             inference_time: Histogram::new(geometric_bounds(0.001, 120.0, 1.02)),
+            prompt_tokens: tokens(),
+            generation_tokens: tokens(),
             rng: std::sync::Mutex::new(SmallRng::seed_from_u64(seed)),
+            // Written, not just reserved, so the pages are really resident.
+            weights: vec![0x5a; profile.host_weights_bytes],
+            held_bytes: AtomicUsize::new(0),
+            kv_tokens: AtomicUsize::new(0),
+            busy: std::sync::Mutex::new(BusyClock::new(now)),
         });
         let app = Router::new()
             .route("/v1/predict", post(predict))
             .route("/healthz", get(health))
             .route("/metrics", get(metrics))
             .with_state(state);
-        let (shutdown, stop) = oneshot::channel::<()>();
-        let server_name = name.clone();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
-                // Either an explicit stop or the handle being dropped ends the server.
-                let _stop_or_dropped = stop.await;
-            });
-            if let Err(error) = serve.await {
-                debug!(replica = %server_name, %error, "replica server ended with an error");
+        tokio::select! {
+            result = axum::serve(listener, app) => {
+                if let Err(error) = result {
+                    debug!(replica = %name, %error, "replica server ended with an error");
+                }
             }
-        });
-        Ok(Replica {
-            name,
-            addr,
-            shutdown: Some(shutdown),
-            task,
-        })
-    }
-
-    /// Stops the replica (in-flight responses are cut off) and waits briefly for it.
-    pub async fn stop(mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _already_stopped = shutdown.send(());
+            // Either an explicit stop or the handle being dropped ends the server; dropping
+            // the runtime below cancels the connections still open.
+            _stop_or_dropped = stop => {}
         }
-        let task = &mut self.task;
-        if tokio::time::timeout(Duration::from_secs(2), task)
-            .await
-            .is_err()
-        {
-            self.task.abort();
-        }
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    });
 }
 
 async fn health(State(state): State<Arc<ReplicaState>>) -> StatusCode {
@@ -145,12 +310,74 @@ async fn health(State(state): State<Arc<ReplicaState>>) -> StatusCode {
 }
 
 async fn metrics(State(state): State<Arc<ReplicaState>>) -> impl IntoResponse {
-    let mut page = String::with_capacity(32 * 1024);
+    let mut page = String::with_capacity(48 * 1024);
     state.inference_time.render(
         "inferscope_inference_time_seconds",
         "Time the model spent on a request, seconds.",
         &mut page,
     );
+    state.prompt_tokens.render(
+        "inferscope_request_prompt_tokens",
+        "Prompt length of each request, tokens.",
+        &mut page,
+    );
+    state.generation_tokens.render(
+        "inferscope_request_generation_tokens",
+        "Tokens generated for each request.",
+        &mut page,
+    );
+    // This handler runs on the replica's own thread, so the thread's CPU is the replica's.
+    if let Some(cpu) = thread_cpu_seconds() {
+        render_counter(
+            "inferscope_container_cpu_usage_seconds_total",
+            "CPU time the replica has used, seconds.",
+            cpu,
+            &mut page,
+        );
+    }
+    let held = state.weights.len() + state.held_bytes.load(Ordering::Relaxed);
+    render_gauge(
+        "inferscope_container_memory_working_set_bytes",
+        "Host memory the replica holds: the loaded model and its requests' buffers, bytes.",
+        &[("", held as f64)],
+        &mut page,
+    );
+    let profile = state.profile;
+    let kv_tokens = state.kv_tokens.load(Ordering::Relaxed) as u64;
+    let kv_in_use = kv_tokens.min(profile.kv_capacity_tokens);
+    let utilisation = state
+        .lock_busy()
+        .utilisation(Instant::now(), profile.gpu_full_batch);
+    let gpu = "gpu=\"0\"";
+    render_gauge(
+        "inferscope_gpu_utilization_ratio",
+        "Simulated GPU: mean requests in the model since the last scrape over a full batch (0-1).",
+        &[(gpu, utilisation)],
+        &mut page,
+    );
+    render_gauge(
+        "inferscope_gpu_memory_used_bytes",
+        "Simulated GPU: weights plus KV cache in use, bytes.",
+        &[(
+            gpu,
+            (profile.gpu_weights_bytes + kv_in_use * profile.gpu_kv_bytes_per_token) as f64,
+        )],
+        &mut page,
+    );
+    render_gauge(
+        "inferscope_gpu_memory_total_bytes",
+        "Simulated GPU: memory of the device, bytes.",
+        &[(gpu, GPU_TOTAL_BYTES as f64)],
+        &mut page,
+    );
+    if profile.kv_capacity_tokens > 0 {
+        render_gauge(
+            "inferscope_kv_cache_usage_ratio",
+            "Simulated GPU: share of the KV cache in use (0-1).",
+            &[("", kv_in_use as f64 / profile.kv_capacity_tokens as f64)],
+            &mut page,
+        );
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -169,18 +396,55 @@ fn error(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-/// Counts a request in progress and records its inference time when it ends, however it ends.
+/// Counts a request in progress, with the memory and context it holds, and records its
+/// inference time and generated tokens when it ends, however it ends.
 struct InFlight {
     state: Arc<ReplicaState>,
     started: Instant,
+    /// The request's context buffer (prompt plus room for the output).
+    _context: Vec<u8>,
+    context_bytes: usize,
+    kv_tokens: usize,
+    generated: u32,
+}
+
+impl InFlight {
+    fn new(state: Arc<ReplicaState>, prompt_tokens: u32, max_tokens: u32) -> InFlight {
+        let now = Instant::now();
+        let tokens = (prompt_tokens + max_tokens) as usize;
+        let context_bytes = tokens * state.profile.host_bytes_per_token;
+        state.in_flight.fetch_add(1, Ordering::Relaxed);
+        state.lock_busy().enter(now);
+        state.held_bytes.fetch_add(context_bytes, Ordering::Relaxed);
+        state.kv_tokens.fetch_add(tokens, Ordering::Relaxed);
+        state.prompt_tokens.observe(f64::from(prompt_tokens));
+        InFlight {
+            state,
+            started: now,
+            _context: vec![0x17; context_bytes],
+            context_bytes,
+            kv_tokens: tokens,
+            generated: 0,
+        }
+    }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.state.in_flight.fetch_sub(1, Ordering::Relaxed);
-        self.state
+        let state = &self.state;
+        let now = Instant::now();
+        state.in_flight.fetch_sub(1, Ordering::Relaxed);
+        state.lock_busy().leave(now);
+        state
+            .held_bytes
+            .fetch_sub(self.context_bytes, Ordering::Relaxed);
+        state.kv_tokens.fetch_sub(self.kv_tokens, Ordering::Relaxed);
+        state
             .inference_time
-            .observe(self.started.elapsed().as_secs_f64());
+            .observe((now - self.started).as_secs_f64());
+        if state.profile.decode_per_token > Duration::ZERO {
+            state.generation_tokens.observe(f64::from(self.generated));
+        }
     }
 }
 
@@ -201,11 +465,8 @@ async fn predict(State(state): State<Arc<ReplicaState>>, body: Bytes) -> Respons
             "prompt is longer than the model's context",
         );
     }
-    let others = state.in_flight.fetch_add(1, Ordering::Relaxed);
-    let guard = InFlight {
-        state: state.clone(),
-        started: Instant::now(),
-    };
+    let others = state.in_flight.load(Ordering::Relaxed);
+    let guard = InFlight::new(state.clone(), request.prompt_tokens, request.max_tokens);
     let (jitter, fails) = {
         let mut rng = state
             .rng
@@ -225,15 +486,18 @@ async fn predict(State(state): State<Arc<ReplicaState>>, body: Bytes) -> Respons
         return error(StatusCode::INTERNAL_SERVER_ERROR, "inference failed");
     }
     let decode_chunk = profile.decode_per_token.mul_f64(slowdown) * 10;
+    let cpu_per_token = profile.cpu_per_token;
+    let prompt_tokens = request.prompt_tokens;
     let first = Bytes::from(vec![b'{'; profile.first_chunk_bytes.max(1)]);
     let chunk = Bytes::from(vec![b'x'; profile.bytes_per_token * 10]);
     let stream = futures::stream::unfold(
-        (Some(guard), request.max_tokens, true),
-        move |(guard, remaining, first_chunk)| {
+        (guard, request.max_tokens, true),
+        move |(mut guard, remaining, first_chunk)| {
             let first = first.clone();
             let chunk = chunk.clone();
             async move {
                 if first_chunk {
+                    compute(cpu_per_token * prompt_tokens);
                     tokio::time::sleep(prefill).await;
                     return Some((
                         Ok::<_, std::convert::Infallible>(first),
@@ -245,7 +509,9 @@ async fn predict(State(state): State<Arc<ReplicaState>>, body: Bytes) -> Respons
                     return None;
                 }
                 let tokens = remaining.min(10);
+                compute(cpu_per_token * tokens);
                 tokio::time::sleep(decode_chunk * tokens / 10).await;
+                guard.generated += tokens;
                 let bytes = chunk.slice(..chunk.len() * tokens as usize / 10);
                 Some((Ok(bytes), (guard, remaining - tokens, false)))
             }

@@ -1,12 +1,17 @@
 //! A demo deployment's router: the front door that limits concurrency per replica, queues the
 //! rest, autoscales its replicas with the reference algorithm, and exports what it measured.
 //!
+//! `POST /v1/predict` answers synchronously, streaming the replica's output through.
+//! `POST /v1/async_predict` answers 201 with a request id at once and puts the request on a
+//! bounded async queue (full: 429); a few workers take requests off it, run them like
+//! synchronous ones and record how long each waited.
+//!
 //! One dispatcher task owns the replicas, the queue and the autoscaler; request handlers ask it
 //! for a slot over a bounded channel and give the slot back by dropping it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -18,7 +23,7 @@ use axum::routing::{get, post};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::collections::VecDeque;
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
@@ -54,6 +59,10 @@ pub struct DeploymentSettings {
     pub cold_start_max: Duration,
     /// Seed for the replicas' randomness.
     pub seed: u64,
+    /// Requests taken off the async queue at once.
+    pub async_workers: usize,
+    /// Most requests waiting on the async queue; more are refused with 429.
+    pub async_queue_limit: usize,
 }
 
 /// A replica the router runs, as discovery lists it.
@@ -75,6 +84,7 @@ struct RouterMetrics {
     queued: AtomicF64,
     active: AtomicF64,
     starting: AtomicF64,
+    async_queue_time: Histogram,
 }
 
 impl RouterMetrics {
@@ -91,10 +101,11 @@ impl RouterMetrics {
             queued: AtomicF64::default(),
             active: AtomicF64::default(),
             starting: AtomicF64::default(),
+            async_queue_time: seconds(),
         }
     }
 
-    fn render(&self) -> String {
+    fn render(&self, async_queue_size: usize) -> String {
         let mut page = String::with_capacity(160 * 1024);
         self.requests.render(
             "inferscope_inference_requests_total",
@@ -128,6 +139,17 @@ impl RouterMetrics {
                 ("state=\"in_progress\"", self.in_progress.get()),
                 ("state=\"queued\"", self.queued.get()),
             ],
+            &mut page,
+        );
+        self.async_queue_time.render(
+            "inferscope_time_in_async_queue_seconds",
+            "Time an async request waited on the queue before a worker took it, seconds.",
+            &mut page,
+        );
+        render_gauge(
+            "inferscope_async_queue_size",
+            "Async requests waiting on the queue.",
+            &[("", async_queue_size as f64)],
             &mut page,
         );
         render_gauge(
@@ -394,7 +416,18 @@ struct Shared {
     acquire: mpsc::Sender<SlotReply>,
     client: reqwest::Client,
     queue_timeout: Duration,
+    async_jobs: mpsc::Sender<AsyncJob>,
+    next_async_id: AtomicU64,
 }
+
+/// A request waiting on the async queue.
+struct AsyncJob {
+    body: Bytes,
+    enqueued: Instant,
+}
+
+/// Largest response an async worker reads back from a replica.
+const MAX_ASYNC_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 
 /// A running router.
 #[derive(Debug)]
@@ -467,14 +500,23 @@ pub async fn start(
             entry.replica.stop().await;
         }
     });
+    let (async_tx, async_rx) = mpsc::channel::<AsyncJob>(settings.async_queue_limit.max(1));
     let shared = Arc::new(Shared {
         metrics,
         acquire: acquire_tx,
         client,
         queue_timeout: settings.queue_timeout,
+        async_jobs: async_tx,
+        next_async_id: AtomicU64::new(1),
     });
+    let workers_task = tokio::spawn(async_workers(
+        shared.clone(),
+        async_rx,
+        settings.async_workers,
+    ));
     let app = Router::new()
         .route("/v1/predict", post(predict))
+        .route("/v1/async_predict", post(async_predict))
         .route("/metrics", get(metrics_page))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .with_state(shared);
@@ -487,7 +529,7 @@ pub async fn start(
         addr,
         replicas: targets_rx,
         settings,
-        tasks: vec![dispatcher_task, server_task],
+        tasks: vec![dispatcher_task, server_task, workers_task],
     })
 }
 
@@ -497,16 +539,88 @@ async fn metrics_page(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        shared.metrics.render(),
+        shared
+            .metrics
+            .render(shared.async_jobs.max_capacity() - shared.async_jobs.capacity()),
     )
 }
 
+/// `POST /v1/async_predict`: queues the request and answers 201 with its id at once.
+async fn async_predict(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    let started = Instant::now();
+    let job = AsyncJob {
+        body,
+        enqueued: started,
+    };
+    match shared.async_jobs.try_send(job) {
+        Ok(()) => {
+            let id = shared.next_async_id.fetch_add(1, Ordering::Relaxed);
+            (
+                StatusCode::CREATED,
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                format!("{{\"request_id\":\"{id}\"}}"),
+            )
+                .into_response()
+        }
+        Err(mpsc::error::TrySendError::Full(_)) => refuse(
+            &shared,
+            started,
+            StatusCode::TOO_MANY_REQUESTS,
+            "async queue is full",
+            true,
+        ),
+        Err(mpsc::error::TrySendError::Closed(_)) => refuse(
+            &shared,
+            started,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "router is stopping",
+            true,
+        ),
+    }
+}
+
+/// Takes requests off the async queue, at most `workers` at once, and runs each like a
+/// synchronous one, reading the whole answer (as the caller's webhook would receive it).
+async fn async_workers(shared: Arc<Shared>, mut jobs: mpsc::Receiver<AsyncJob>, workers: usize) {
+    let permits = Arc::new(Semaphore::new(workers.max(1)));
+    loop {
+        // A worker must be free before a request leaves the queue, so the queue time is the
+        // wait for a worker.
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            return;
+        };
+        let Some(job) = jobs.recv().await else {
+            return;
+        };
+        shared
+            .metrics
+            .async_queue_time
+            .observe(job.enqueued.elapsed().as_secs_f64());
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let response = serve(&shared, job.body, true).await;
+            if let Err(error) =
+                axum::body::to_bytes(response.into_body(), MAX_ASYNC_RESPONSE_BYTES).await
+            {
+                debug!(%error, "async request's answer ended early");
+            }
+        });
+    }
+}
+
 /// Records a request the router answered itself (refused or failed before a replica answered).
-fn refuse(shared: &Shared, started: Instant, status: StatusCode, message: &str) -> Response {
+fn refuse(
+    shared: &Shared,
+    started: Instant,
+    status: StatusCode,
+    message: &str,
+    is_async: bool,
+) -> Response {
     let body = format!("{{\"error\":{message:?}}}");
     let elapsed = started.elapsed().as_secs_f64();
     let metrics = &shared.metrics;
-    metrics.requests.record(status.as_u16());
+    metrics.requests.record_as(status.as_u16(), is_async);
     metrics.time_to_first_byte.observe(elapsed);
     metrics.end_to_end.observe(elapsed);
     metrics.response_size.observe(body.len() as f64);
@@ -527,6 +641,7 @@ struct Passthrough {
     first_byte: Option<Duration>,
     _slot: Slot,
     recorded: bool,
+    is_async: bool,
 }
 
 impl Passthrough {
@@ -537,7 +652,7 @@ impl Passthrough {
         self.recorded = true;
         let metrics = &self.shared.metrics;
         let elapsed = self.started.elapsed();
-        metrics.requests.record(status);
+        metrics.requests.record_as(status, self.is_async);
         metrics
             .time_to_first_byte
             .observe(self.first_byte.unwrap_or(elapsed).as_secs_f64());
@@ -553,42 +668,52 @@ impl Drop for Passthrough {
     }
 }
 
+/// `POST /v1/predict`: waits for a place on a replica and streams its answer through.
 async fn predict(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+    serve(&shared, body, false).await
+}
+
+/// Runs one request through a replica, recording what its caller experienced.
+async fn serve(shared: &Arc<Shared>, body: Bytes, is_async: bool) -> Response {
     let started = Instant::now();
     shared.metrics.request_size.observe(body.len() as f64);
     let (reply, answer) = oneshot::channel();
     if shared.acquire.send(reply).await.is_err() {
         return refuse(
-            &shared,
+            shared,
             started,
             StatusCode::SERVICE_UNAVAILABLE,
             "router is stopping",
+            is_async,
         );
     }
     let slot = match tokio::time::timeout(shared.queue_timeout, answer).await {
         Ok(Ok(Ok(slot))) => slot,
         Ok(Ok(Err(Refusal::QueueFull))) => {
             return refuse(
-                &shared,
+                shared,
                 started,
                 StatusCode::TOO_MANY_REQUESTS,
                 "queue is full",
+                is_async,
             );
         }
         Ok(Err(_)) => {
             return refuse(
-                &shared,
+                shared,
                 started,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "router is stopping",
+                is_async,
             );
         }
         Err(_) => {
             return refuse(
-                &shared,
+                shared,
                 started,
                 StatusCode::GATEWAY_TIMEOUT,
                 "waited too long for a free replica",
+                is_async,
             );
         }
     };
@@ -606,10 +731,11 @@ async fn predict(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
             debug!(%error, "replica unreachable");
             drop(slot);
             return refuse(
-                &shared,
+                shared,
                 started,
                 StatusCode::BAD_GATEWAY,
                 "replica unreachable",
+                is_async,
             );
         }
     };
@@ -626,6 +752,7 @@ async fn predict(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
         first_byte: None,
         _slot: slot,
         recorded: false,
+        is_async,
     };
     let stream = futures::stream::unfold(
         (response, Some(passthrough)),

@@ -33,6 +33,8 @@ pub struct TrafficProfile {
     pub malformed_rate: f64,
     /// Fraction of requests with a prompt longer than any context (answered 422).
     pub oversized_rate: f64,
+    /// Fraction of requests sent to the async endpoint instead.
+    pub async_fraction: f64,
 }
 
 /// Most requests the generator keeps open at once; past that it skips arrivals (and says so).
@@ -76,8 +78,11 @@ fn request_body(profile: &TrafficProfile, rng: &mut SmallRng) -> Vec<u8> {
     .into_bytes()
 }
 
-/// Sends traffic to `url` forever (the task is aborted when the fleet stops).
-pub async fn run(url: String, profile: TrafficProfile, client: reqwest::Client, seed: u64) {
+/// Sends traffic to a router at `base` (`http://host:port`) forever (the task is aborted when
+/// the fleet stops): synchronous requests to `/v1/predict`, a fraction to `/v1/async_predict`.
+pub async fn run(base: String, profile: TrafficProfile, client: reqwest::Client, seed: u64) {
+    let sync_url = format!("{base}/v1/predict");
+    let async_url = format!("{base}/v1/async_predict");
     let mut rng = SmallRng::seed_from_u64(seed);
     let open = Arc::new(Semaphore::new(MAX_OPEN_REQUESTS));
     let started = Instant::now();
@@ -107,13 +112,17 @@ pub async fn run(url: String, profile: TrafficProfile, client: reqwest::Client, 
         let Ok(permit) = open.clone().try_acquire_owned() else {
             skipped += 1;
             if skipped == 1 || skipped.is_multiple_of(1000) {
-                debug!(%url, skipped, "traffic generator at its open-request limit; skipping arrivals");
+                debug!(url = %sync_url, skipped, "traffic generator at its open-request limit; skipping arrivals");
             }
             continue;
         };
         let body = request_body(&profile, &mut rng);
         let client = client.clone();
-        let url = url.clone();
+        let url = if rng.random_bool(profile.async_fraction.clamp(0.0, 1.0)) {
+            async_url.clone()
+        } else {
+            sync_url.clone()
+        };
         tokio::spawn(async move {
             let _permit = permit;
             match client.post(&url).body(body).send().await {
@@ -142,6 +151,7 @@ mod tests {
         output_tokens: 50.0,
         malformed_rate: 0.1,
         oversized_rate: 0.1,
+        async_fraction: 0.0,
     };
 
     #[test]

@@ -315,6 +315,13 @@ fn own_and_platform() -> Vec<FamilyRule> {
         .detail(Label("gpu"))
         .rank(0),
         row(
+            I,
+            "inferscope_kv_cache_usage_ratio",
+            Gauge,
+            Signal::KvCacheUsage,
+        )
+        .rank(0),
+        row(
             B,
             "baseten_inference_requests_total",
             Counter,

@@ -10,7 +10,7 @@ pub fn diff(old: &View, new: &View) -> ViewDelta {
         let old_panel = old.panel(new_panel.id);
         let mut series = Vec::new();
         for new_series in &new_panel.series {
-            let old_series = old_panel.and_then(|panel| panel.series(new_series.id));
+            let old_series = old_panel.and_then(|panel| panel.series(&new_series.id));
             if let Some(change) = series_delta(old_series, new_series, new.start_ms) {
                 series.push(change);
             }
@@ -20,16 +20,25 @@ pub fn diff(old: &View, new: &View) -> ViewDelta {
                 panel
                     .series
                     .iter()
-                    .filter(|old_series| new_panel.series(old_series.id).is_none())
-                    .map(|old_series| old_series.id)
+                    .filter(|old_series| new_panel.series(&old_series.id).is_none())
+                    .map(|old_series| old_series.id.clone())
                     .collect()
             })
             .unwrap_or_default();
-        let top_changed = old_panel.is_none_or(|panel| panel.top_bucket != new_panel.top_bucket);
-        if !series.is_empty() || !removed.is_empty() || top_changed {
+        let top_changed = old_panel.is_none_or(|panel| {
+            panel.top_bucket != new_panel.top_bucket
+                || panel.from_summaries != new_panel.from_summaries
+        });
+        let bounds = match old_panel {
+            Some(panel) if panel.bounds == new_panel.bounds => None,
+            _ => Some(new_panel.bounds.clone()),
+        };
+        if !series.is_empty() || !removed.is_empty() || top_changed || bounds.is_some() {
             panels.push(PanelDelta {
                 id: new_panel.id,
                 top_bucket: new_panel.top_bucket,
+                from_summaries: new_panel.from_summaries,
+                bounds,
                 series,
                 removed,
             });
@@ -46,7 +55,7 @@ pub fn diff(old: &View, new: &View) -> ViewDelta {
 fn series_delta(old: Option<&Series>, new: &Series, start_ms: i64) -> Option<SeriesDelta> {
     let Some(old) = old else {
         return Some(SeriesDelta {
-            id: new.id,
+            id: new.id.clone(),
             from_ms: start_ms,
             points: new.points.clone(),
         });
@@ -69,7 +78,7 @@ fn series_delta(old: Option<&Series>, new: &Series, start_ms: i64) -> Option<Ser
         (None, None) => return None,
     };
     Some(SeriesDelta {
-        id: new.id,
+        id: new.id.clone(),
         from_ms,
         points: new.points[common..].to_vec(),
     })
@@ -107,6 +116,8 @@ mod tests {
             id,
             series,
             top_bucket: None,
+            bounds: Vec::new(),
+            from_summaries: false,
         }
     }
 

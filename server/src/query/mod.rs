@@ -1,31 +1,39 @@
 //! Query: panel data for a filter and a time range, computed from the store.
 //!
-//! Every panel is sampled on one grid of evenly spaced times (`step_ms` apart, aligned to the
-//! step so that successive views share their points). At each time `t`:
+//! Every panel is sampled on one grid of evenly spaced times (`step_ms` apart, a round step
+//! aligned to itself so that successive views share their points; about [`MAX_POINTS`] per
+//! range). At each time `t`:
 //! - a **rate** sums counter increments reported in `(t - window, t]` and divides by the time
 //!   the window covers (less than the window while a target has just started being scraped);
 //! - a **percentile** merges the histogram increments reported in `(t - window, t]` across
-//!   series and estimates the quantile from the merged buckets;
-//! - a **gauge** sums, over series, the last reading in `(t - lookback, t]`, skipping series
-//!   whose last point is a stale marker.
+//!   series and estimates the quantile from the merged buckets; where exporters give only
+//!   summaries, it is the largest of their own quantiles, and the panel says so;
+//! - a **gauge** sums (or averages, per panel), over series, the last reading in
+//!   `(t - lookback, t]`, skipping series whose last point is a stale marker.
 //!
 //! A point is `null` when no series contributed: the chart shows a gap.
 //! The window is `max(step, 5 × scrape interval)`, the lookback `max(step, 2 × scrape interval)`.
 
 pub mod math;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use app::wire::{
-    DeploymentRef, Filter, Panel, PanelId, Point, Series, SeriesId, TargetHealth, TimeRange, View,
+    DeploymentRef, Filter, MAX_BOUNDS, Panel, PanelId, Point, Series, SeriesId, TargetHealth, View,
 };
 
 use crate::model::{Signal, TargetLabels};
-use crate::store::{Samples, Store, StoreClosed, StoreHandle};
+use crate::store::{FloatSeries, Ring, Samples, SeriesKey, Store, StoreClosed, StoreHandle};
 use math::{Estimate, MergedHistogram};
 
-/// At most this many points per series in a view (the chart cannot show more).
+/// About this many points per series in a view (the chart cannot show more).
 pub const MAX_POINTS: i64 = 300;
+
+/// Steps a grid may use, milliseconds: round numbers, so points line up across views.
+const STEPS_MS: [i64; 17] = [
+    1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 900_000,
+    1_800_000, 3_600_000, 7_200_000, 10_800_000, 21_600_000, 43_200_000,
+];
 
 /// How queries relate to the scrape schedule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,23 +55,36 @@ pub struct Grid {
     pub window_ms: i64,
     /// How far back a gauge point looks for a reading.
     pub lookback_ms: i64,
+    /// The end of the range asked for: the last point (rounded up to a step) covers its
+    /// window only up to here, so the newest data shows at every step.
+    pub to_ms: i64,
 }
 
 impl Grid {
-    /// The grid for a live range ending at `now_ms`.
-    pub fn live(range: TimeRange, now_ms: i64, settings: QuerySettings) -> Grid {
-        let range_ms = range.duration_ms();
+    /// The grid for a filter at `now_ms`: its live window, or its absolute range.
+    pub fn for_filter(filter: &Filter, now_ms: i64, settings: QuerySettings) -> Grid {
+        let (from_ms, to_ms) = filter
+            .absolute()
+            .unwrap_or((now_ms - filter.range.duration_ms(), now_ms));
+        let range_ms = to_ms - from_ms;
         let interval = settings.scrape_interval_ms.max(1);
-        let finest = ((range_ms / MAX_POINTS) as u64).div_ceil(1000) as i64 * 1000;
-        let step_ms = interval.max(finest);
-        let end_ms = now_ms.div_euclid(step_ms) * step_ms;
-        let points = range_ms / step_ms;
+        let wanted = interval.max(range_ms / MAX_POINTS);
+        let step_ms = STEPS_MS
+            .iter()
+            .copied()
+            .find(|step| *step >= wanted)
+            .unwrap_or(wanted);
+        // Rounded up: the last point covers the newest (partial) step rather than leaving up
+        // to a step of data unshown.
+        let end_ms = (to_ms + step_ms - 1).div_euclid(step_ms) * step_ms;
+        let points = (range_ms / step_ms).max(1);
         Grid {
             start_ms: end_ms - points * step_ms,
             end_ms,
             step_ms,
             window_ms: step_ms.max(5 * interval),
             lookback_ms: step_ms.max(2 * interval),
+            to_ms,
         }
     }
 
@@ -83,6 +104,11 @@ impl Grid {
     fn len(&self) -> usize {
         ((self.end_ms - self.start_ms) / self.step_ms + 1) as usize
     }
+
+    /// The earliest time any point of this grid reads.
+    fn earliest(&self) -> i64 {
+        self.start_ms - self.window_ms.max(self.lookback_ms)
+    }
 }
 
 fn matches(filter: &Filter, target: &TargetLabels) -> bool {
@@ -96,51 +122,587 @@ fn matches(filter: &Filter, target: &TargetLabels) -> bool {
             .is_none_or(|deployment| deployment == &*target.deployment)
 }
 
+/// A line of values on the grid; `None` where nothing contributed.
+type Line = Vec<Option<f64>>;
+
+/// Adds `value` into a line slot.
+fn accumulate(slot: &mut Option<f64>, value: f64) {
+    *slot.get_or_insert(0.0) += value;
+}
+
+/// Turns a line into points.
+fn points(grid: &Grid, line: Line) -> Vec<Point> {
+    grid.times()
+        .zip(line)
+        .map(|(time, value)| Point(time, value))
+        .collect()
+}
+
+/// The points of a float series a grid needs, oldest first.
+fn read(series: &FloatSeries, grid: &Grid) -> Vec<(i64, Option<f64>)> {
+    series.range(grid.earliest(), grid.end_ms).collect()
+}
+
+/// Per-grid-point rate of one counter series (`None` where it reported nothing).
+fn rate_line(points: &[(i64, Option<f64>)], grid: &Grid, scraped_since_ms: i64) -> Line {
+    let mut line = Vec::with_capacity(grid.len());
+    let (mut left, mut right) = (0usize, 0usize);
+    let mut total = 0.0;
+    let mut present = 0usize;
+    let mut last_ms = i64::MIN;
+    for time in grid.times() {
+        let window_start = time - grid.window_ms;
+        while right < points.len() && points[right].0 <= time {
+            if let Some(value) = points[right].1 {
+                total += value;
+                present += 1;
+            }
+            last_ms = points[right].0;
+            right += 1;
+        }
+        while left < right && points[left].0 <= window_start {
+            if let Some(value) = points[left].1 {
+                total -= value;
+                present -= 1;
+            }
+            left += 1;
+        }
+        if present == 0 {
+            line.push(None);
+            continue;
+        }
+        // A full window covers its whole length (up to the end of the range, for the newest
+        // point); a target scraped for less time than that covers from its first (baseline)
+        // scrape to its last increment.
+        let covered_ms = if scraped_since_ms <= window_start {
+            time.min(grid.to_ms) - window_start
+        } else {
+            last_ms - scraped_since_ms
+        };
+        line.push(math::rate([total.max(0.0)], covered_ms));
+    }
+    line
+}
+
+/// Per-grid-point last reading of one gauge series.
+fn gauge_line(points: &[(i64, Option<f64>)], grid: &Grid) -> Line {
+    let mut line = Vec::with_capacity(grid.len());
+    let mut next = 0usize;
+    let mut last: Option<(i64, Option<f64>)> = None;
+    for time in grid.times() {
+        while next < points.len() && points[next].0 <= time {
+            last = Some(points[next]);
+            next += 1;
+        }
+        line.push(match last {
+            Some((at, value)) if at > time - grid.lookback_ms => value,
+            _ => None,
+        });
+    }
+    line
+}
+
+/// Per-grid-point merged histograms of a set of histogram series.
+fn merged_histograms(
+    rings: &[&Ring<crate::model::HistogramIncrement>],
+    grid: &Grid,
+) -> Vec<MergedHistogram> {
+    grid.times()
+        .map(|time| {
+            let mut merged = MergedHistogram::new();
+            for ring in rings {
+                for (_, increment) in ring.range(time - grid.window_ms, time) {
+                    if let Some(increment) = increment {
+                        merged.add(increment);
+                    }
+                }
+            }
+            merged
+        })
+        .collect()
+}
+
+/// Everything a view computes from the store at once.
+struct Reader<'a> {
+    store: &'a Store,
+    filter: &'a Filter,
+    grid: Grid,
+    scraped_since: HashMap<&'a TargetLabels, i64>,
+}
+
+/// A series' key as a replica name ("" for a deployment-level exporter).
+fn replica_of(key: &SeriesKey) -> String {
+    key.target.replica.to_string()
+}
+
+const QUANTILES: [(SeriesId, f64, &str); 4] = [
+    (SeriesId::P50, 0.50, "0.5"),
+    (SeriesId::P90, 0.90, "0.9"),
+    (SeriesId::P95, 0.95, "0.95"),
+    (SeriesId::P99, 0.99, "0.99"),
+];
+
+impl<'a> Reader<'a> {
+    fn new(store: &'a Store, filter: &'a Filter, grid: Grid) -> Reader<'a> {
+        let scraped_since = store
+            .series(Signal::Up)
+            .filter_map(|(key, samples)| match samples {
+                Samples::Gauge(series) => series.first_time().map(|time| (&key.target, time)),
+                _ => None,
+            })
+            .collect();
+        Reader {
+            store,
+            filter,
+            grid,
+            scraped_since,
+        }
+    }
+
+    /// Series of a signal in scope.
+    fn series(&self, signal: Signal) -> impl Iterator<Item = (&'a SeriesKey, &'a Samples)> + '_ {
+        self.store
+            .series(signal)
+            .filter(|(key, _)| matches(self.filter, &key.target))
+    }
+
+    /// Rates of a counter signal, summed per group (`None` from `group` leaves a series out).
+    fn rates<G: Ord>(
+        &self,
+        signal: Signal,
+        group: impl Fn(&SeriesKey) -> Option<G>,
+    ) -> BTreeMap<G, Line> {
+        let mut lines: BTreeMap<G, Line> = BTreeMap::new();
+        for (key, samples) in self.series(signal) {
+            let Samples::Counter(series) = samples else {
+                continue;
+            };
+            let Some(group) = group(key) else {
+                continue;
+            };
+            let since = self
+                .scraped_since
+                .get(&key.target)
+                .copied()
+                .or_else(|| series.first_time())
+                .unwrap_or(self.grid.start_ms);
+            let line = rate_line(&read(series, &self.grid), &self.grid, since);
+            let total = lines
+                .entry(group)
+                .or_insert_with(|| vec![None; self.grid.len()]);
+            for (slot, value) in total.iter_mut().zip(line) {
+                if let Some(value) = value {
+                    accumulate(slot, value);
+                }
+            }
+        }
+        lines
+    }
+
+    /// Gauge readings, summed per group, and how many series contributed at each point.
+    fn gauges<G: Ord>(
+        &self,
+        signal: Signal,
+        group: impl Fn(&SeriesKey) -> Option<G>,
+    ) -> BTreeMap<G, (Line, Vec<u32>)> {
+        let mut lines: BTreeMap<G, (Line, Vec<u32>)> = BTreeMap::new();
+        for (key, samples) in self.series(signal) {
+            let Samples::Gauge(series) = samples else {
+                continue;
+            };
+            let Some(group) = group(key) else {
+                continue;
+            };
+            let line = gauge_line(&read(series, &self.grid), &self.grid);
+            let (total, counts) = lines
+                .entry(group)
+                .or_insert_with(|| (vec![None; self.grid.len()], vec![0; self.grid.len()]));
+            for ((slot, count), value) in total.iter_mut().zip(counts.iter_mut()).zip(line) {
+                if let Some(value) = value {
+                    accumulate(slot, value);
+                    *count += 1;
+                }
+            }
+        }
+        lines
+    }
+
+    /// Percentile lines of a histogram signal per group; where no histogram exists, the
+    /// largest of the summary quantiles. Returns the lines, the top bucket, the bounds, and
+    /// whether they come from summaries.
+    fn percentiles<G: Ord + Clone>(
+        &self,
+        signal: Signal,
+        group: impl Fn(&SeriesKey) -> G,
+    ) -> (BTreeMap<G, [Line; 4]>, Option<f64>, Vec<f64>, bool) {
+        let mut rings: BTreeMap<G, Vec<&Ring<crate::model::HistogramIncrement>>> = BTreeMap::new();
+        for (key, samples) in self.series(signal) {
+            if let Samples::Histogram(ring) = samples {
+                rings.entry(group(key)).or_default().push(ring);
+            }
+        }
+        if rings.is_empty() {
+            return self.summary_percentiles(signal, group);
+        }
+        let mut top_bucket: Option<f64> = None;
+        let mut bounds: BTreeSet<u64> = BTreeSet::new();
+        let mut lines = BTreeMap::new();
+        for (group, rings) in rings {
+            let merged = merged_histograms(&rings, &self.grid);
+            let mut quantiles: [Line; 4] = Default::default();
+            for histogram in &merged {
+                if let Some(top) = histogram.top_bound() {
+                    top_bucket = Some(top_bucket.map_or(top, |known| known.max(top)));
+                }
+                let (layout, cumulative) = histogram.cumulative();
+                if bounds.len() < MAX_BOUNDS {
+                    bounds.extend(layout.iter().map(|bound| bound.to_bits()));
+                }
+                for ((_, q, _), line) in QUANTILES.iter().zip(quantiles.iter_mut()) {
+                    line.push(math::quantile(*q, &layout, &cumulative).map(Estimate::value));
+                }
+            }
+            lines.insert(group, quantiles);
+        }
+        let mut bounds: Vec<f64> = bounds.into_iter().map(f64::from_bits).collect();
+        bounds.sort_by(f64::total_cmp);
+        bounds.truncate(MAX_BOUNDS);
+        (lines, top_bucket, bounds, false)
+    }
+
+    fn summary_percentiles<G: Ord + Clone>(
+        &self,
+        signal: Signal,
+        group: impl Fn(&SeriesKey) -> G,
+    ) -> (BTreeMap<G, [Line; 4]>, Option<f64>, Vec<f64>, bool) {
+        let mut lines: BTreeMap<G, [Line; 4]> = BTreeMap::new();
+        for (key, samples) in self.series(signal) {
+            let Samples::Gauge(series) = samples else {
+                continue;
+            };
+            let Some(index) = QUANTILES
+                .iter()
+                .position(|(_, _, label)| key.detail.as_deref() == Some(*label))
+            else {
+                continue;
+            };
+            let line = gauge_line(&read(series, &self.grid), &self.grid);
+            let entry = lines
+                .entry(group(key))
+                .or_insert_with(|| std::array::from_fn(|_| vec![None; self.grid.len()]));
+            for (slot, value) in entry[index].iter_mut().zip(line) {
+                if let Some(value) = value {
+                    *slot = Some(slot.map_or(value, |known: f64| known.max(value)));
+                }
+            }
+        }
+        let from_summaries = !lines.is_empty();
+        (lines, None, Vec::new(), from_summaries)
+    }
+
+    fn panel(&self, id: PanelId) -> Panel {
+        let mut panel = Panel {
+            id,
+            series: Vec::new(),
+            top_bucket: None,
+            bounds: Vec::new(),
+            from_summaries: false,
+        };
+        let split = self.filter.splits(id);
+        let grid = &self.grid;
+        let push = |panel: &mut Panel, id: SeriesId, line: Line| {
+            panel.series.push(Series {
+                id,
+                points: points(grid, line),
+            });
+        };
+        match id {
+            PanelId::InferenceVolume => {
+                if split {
+                    for (replica, line) in self.rates(Signal::Requests, |key| Some(replica_of(key)))
+                    {
+                        push(&mut panel, SeriesId::Replica(replica), line);
+                    }
+                } else {
+                    self.volume(&mut panel);
+                }
+            }
+            PanelId::ResponseTime => {
+                self.percentile_panel(&mut panel, Signal::EndToEndSeconds, split)
+            }
+            PanelId::InferenceTime => {
+                self.percentile_panel(&mut panel, Signal::InferenceSeconds, split)
+            }
+            PanelId::TimeToFirstByte => {
+                self.percentile_panel(&mut panel, Signal::TimeToFirstByteSeconds, split);
+            }
+            PanelId::RequestSize => {
+                self.percentile_panel(&mut panel, Signal::RequestSizeBytes, split)
+            }
+            PanelId::ResponseSize => {
+                self.percentile_panel(&mut panel, Signal::ResponseSizeBytes, split)
+            }
+            PanelId::PromptTokens => self.percentile_panel(&mut panel, Signal::PromptTokens, split),
+            PanelId::GenerationTokens => {
+                self.percentile_panel(&mut panel, Signal::GenerationTokens, split);
+            }
+            PanelId::AsyncQueueTime => {
+                self.percentile_panel(&mut panel, Signal::AsyncQueueSeconds, split)
+            }
+            PanelId::Replicas => {
+                for (signal, series_id) in [
+                    (Signal::ReplicasActive, SeriesId::Active),
+                    (Signal::ReplicasStarting, SeriesId::Starting),
+                ] {
+                    for ((), (line, _)) in self.gauges(signal, |_| Some(())) {
+                        push(&mut panel, series_id.clone(), line);
+                    }
+                }
+            }
+            PanelId::ConcurrentRequests => {
+                if split {
+                    for (replica, (line, _)) in
+                        self.gauges(Signal::ConcurrentRequests, |key| Some(replica_of(key)))
+                    {
+                        push(&mut panel, SeriesId::Replica(replica), line);
+                    }
+                } else {
+                    for (state, (line, _)) in self.gauges(Signal::ConcurrentRequests, |key| {
+                        Some(match key.detail.as_deref() {
+                            Some("queued") => SeriesId::Queued,
+                            _ => SeriesId::InProgress,
+                        })
+                    }) {
+                        push(&mut panel, state, line);
+                    }
+                }
+            }
+            PanelId::AsyncQueueSize => {
+                let grouped = if split {
+                    self.gauges(Signal::AsyncQueueSize, |key| {
+                        Some(SeriesId::Replica(replica_of(key)))
+                    })
+                } else {
+                    self.gauges(Signal::AsyncQueueSize, |_| Some(SeriesId::Queued))
+                };
+                for (id, (line, _)) in grouped {
+                    push(&mut panel, id, line);
+                }
+            }
+            PanelId::Cpu => {
+                let per_replica = self.rates(Signal::CpuSeconds, |key| Some(replica_of(key)));
+                self.per_member(&mut panel, per_replica, SeriesId::Replica);
+            }
+            PanelId::Memory => {
+                let per_replica = self
+                    .gauges(Signal::MemoryWorkingSetBytes, |key| Some(replica_of(key)))
+                    .into_iter()
+                    .map(|(replica, (line, _))| (replica, line))
+                    .collect();
+                self.per_member(&mut panel, per_replica, SeriesId::Replica);
+            }
+            PanelId::GpuUsage => {
+                let per_gpu = self.gpu_lines(Signal::GpuUtilization);
+                self.per_member(&mut panel, per_gpu, SeriesId::Gpu);
+                let kv = self.gauges(Signal::KvCacheUsage, |_| Some(()));
+                if let Some((line, counts)) = kv.into_values().next() {
+                    let average = line
+                        .into_iter()
+                        .zip(counts)
+                        .map(|(value, count)| value.map(|v| v / f64::from(count.max(1))))
+                        .collect();
+                    push(&mut panel, SeriesId::KvCache, average);
+                }
+            }
+            PanelId::GpuMemory => {
+                for (gpu, line) in self.gpu_lines(Signal::GpuMemoryUsedBytes) {
+                    push(&mut panel, SeriesId::Gpu(gpu), line);
+                }
+                // Capacity: the largest GPU's total.
+                let totals = self.gpu_lines(Signal::GpuMemoryTotalBytes);
+                if !totals.is_empty() {
+                    let mut capacity: Line = vec![None; grid.len()];
+                    for line in totals.into_values() {
+                        for (slot, value) in capacity.iter_mut().zip(line) {
+                            if let Some(value) = value {
+                                *slot = Some(slot.map_or(value, |known: f64| known.max(value)));
+                            }
+                        }
+                    }
+                    push(&mut panel, SeriesId::Total, capacity);
+                }
+            }
+        }
+        panel.series.sort_by(|a, b| a.id.cmp(&b.id));
+        panel
+    }
+
+    /// Request rates by status class, with a line per exact code for the tooltip.
+    fn volume(&self, panel: &mut Panel) {
+        let by_code = self.rates(Signal::Requests, |key| {
+            key.detail.as_deref().map(str::to_owned)
+        });
+        let mut classes: BTreeMap<SeriesId, Line> = BTreeMap::new();
+        let mut present: Vec<bool> = vec![false; self.grid.len()];
+        for (code, line) in &by_code {
+            for (flag, value) in present.iter_mut().zip(line) {
+                *flag |= value.is_some();
+            }
+            let class = match code.as_bytes().first() {
+                Some(b'2') => SeriesId::Status2xx,
+                Some(b'4') => SeriesId::Status4xx,
+                Some(b'5') => SeriesId::Status5xx,
+                _ => continue,
+            };
+            let total = classes
+                .entry(class)
+                .or_insert_with(|| vec![None; self.grid.len()]);
+            for (slot, value) in total.iter_mut().zip(line) {
+                if let Some(value) = value {
+                    accumulate(slot, *value);
+                }
+            }
+        }
+        if !present.iter().any(|p| *p) {
+            return;
+        }
+        for class in [
+            SeriesId::Status2xx,
+            SeriesId::Status4xx,
+            SeriesId::Status5xx,
+        ] {
+            // Every class is drawn while requests are counted at all: no 5xx is a 0, not a gap.
+            let line = classes
+                .remove(&class)
+                .unwrap_or_else(|| vec![None; self.grid.len()]);
+            let line = line
+                .into_iter()
+                .zip(&present)
+                .map(|(value, present)| {
+                    if *present {
+                        Some(value.unwrap_or(0.0))
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            panel.series.push(Series {
+                id: class,
+                points: points(&self.grid, line),
+            });
+        }
+        for (code, line) in by_code {
+            if let Ok(code) = code.parse::<u16>() {
+                panel.series.push(Series {
+                    id: SeriesId::Code(code),
+                    points: points(&self.grid, line),
+                });
+            }
+        }
+    }
+
+    fn percentile_panel(&self, panel: &mut Panel, signal: Signal, split: bool) {
+        let grouped = if split {
+            self.percentiles(signal, replica_of)
+        } else {
+            let (lines, top, bounds, from_summaries) = self.percentiles(signal, |_| String::new());
+            (lines, top, bounds, from_summaries)
+        };
+        let (lines, top_bucket, bounds, from_summaries) = grouped;
+        panel.top_bucket = top_bucket;
+        panel.bounds = bounds;
+        panel.from_summaries = from_summaries;
+        for (group, quantiles) in lines {
+            if split {
+                // One line per replica: its p99.
+                let [_, _, _, p99] = quantiles;
+                panel.series.push(Series {
+                    id: SeriesId::Replica(group),
+                    points: points(&self.grid, p99),
+                });
+            } else {
+                for ((id, _, _), line) in QUANTILES.iter().zip(quantiles) {
+                    if line.iter().any(Option::is_some) || !from_summaries {
+                        panel.series.push(Series {
+                            id: id.clone(),
+                            points: points(&self.grid, line),
+                        });
+                    }
+                }
+            }
+        }
+    }
+
+    /// GPU lines keyed `gpu`, or `replica/gpu` when several replicas report GPUs.
+    fn gpu_lines(&self, signal: Signal) -> BTreeMap<String, Line> {
+        let replicas: BTreeSet<&str> = self
+            .series(signal)
+            .map(|(key, _)| &*key.target.replica)
+            .collect();
+        let several = replicas.len() > 1;
+        self.gauges(signal, |key| {
+            let gpu = key.detail.as_deref().unwrap_or("all");
+            Some(if several {
+                format!("{}/{gpu}", key.target.replica)
+            } else {
+                gpu.to_owned()
+            })
+        })
+        .into_iter()
+        .map(|(gpu, (line, _))| (gpu, line))
+        .collect()
+    }
+
+    /// One line per member (replica or GPU) and their average.
+    fn per_member(
+        &self,
+        panel: &mut Panel,
+        members: BTreeMap<String, Line>,
+        id: impl Fn(String) -> SeriesId,
+    ) {
+        if members.is_empty() {
+            return;
+        }
+        let mut sum: Line = vec![None; self.grid.len()];
+        let mut count = vec![0u32; self.grid.len()];
+        for (name, line) in members {
+            for ((slot, n), value) in sum.iter_mut().zip(count.iter_mut()).zip(&line) {
+                if let Some(value) = value {
+                    accumulate(slot, *value);
+                    *n += 1;
+                }
+            }
+            panel.series.push(Series {
+                id: id(name),
+                points: points(&self.grid, line),
+            });
+        }
+        let average = sum
+            .into_iter()
+            .zip(count)
+            .map(|(total, n)| total.map(|t| t / f64::from(n.max(1))))
+            .collect();
+        panel.series.push(Series {
+            id: SeriesId::Average,
+            points: points(&self.grid, average),
+        });
+    }
+}
+
 /// The whole view for a filter at `now_ms`.
 pub fn view(store: &Store, filter: &Filter, now_ms: i64, settings: QuerySettings) -> View {
-    let grid = Grid::live(filter.range, now_ms, settings);
-    let panels = PanelId::ALL
-        .into_iter()
-        .map(|id| match id {
-            PanelId::InferenceVolume => inference_volume(store, filter, &grid),
-            PanelId::ResponseTime => percentiles(store, filter, &grid, id, Signal::EndToEndSeconds),
-            PanelId::Replicas => gauges(
-                store,
-                filter,
-                &grid,
-                id,
-                &[
-                    (SeriesId::Active, Signal::ReplicasActive, None),
-                    (SeriesId::Starting, Signal::ReplicasStarting, None),
-                ],
-            ),
-            PanelId::ConcurrentRequests => gauges(
-                store,
-                filter,
-                &grid,
-                id,
-                &[
-                    (
-                        SeriesId::InProgress,
-                        Signal::ConcurrentRequests,
-                        Some(DetailMatch::InProgress),
-                    ),
-                    (
-                        SeriesId::Queued,
-                        Signal::ConcurrentRequests,
-                        Some(DetailMatch::Exactly("queued")),
-                    ),
-                ],
-            ),
-        })
-        .collect();
+    let grid = Grid::for_filter(filter, now_ms, settings);
+    let reader = Reader::new(store, filter, grid);
     View {
         filter: filter.clone(),
         start_ms: grid.start_ms,
         end_ms: grid.end_ms,
         step_ms: grid.step_ms,
         deployments: deployments(store),
-        panels,
+        panels: PanelId::ALL
+            .into_iter()
+            .map(|id| reader.panel(id))
+            .collect(),
     }
 }
 
@@ -188,228 +750,11 @@ pub fn targets(store: &Store) -> Vec<TargetHealth> {
         .collect()
 }
 
-/// When each target's first scrape in the store happened: increments start after it.
-fn scraped_since(store: &Store) -> HashMap<&TargetLabels, i64> {
-    store
-        .series(Signal::Up)
-        .filter_map(|(key, samples)| match samples {
-            Samples::Gauge(ring) => ring.first_time().map(|time| (&key.target, time)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn status_class(code: &str) -> Option<SeriesId> {
-    match code.as_bytes().first() {
-        Some(b'2') => Some(SeriesId::Status2xx),
-        Some(b'4') => Some(SeriesId::Status4xx),
-        Some(b'5') => Some(SeriesId::Status5xx),
-        _ => None,
-    }
-}
-
-fn inference_volume(store: &Store, filter: &Filter, grid: &Grid) -> Panel {
-    let classes = [
-        SeriesId::Status2xx,
-        SeriesId::Status4xx,
-        SeriesId::Status5xx,
-    ];
-    let mut sums = vec![vec![0.0; grid.len()]; classes.len()];
-    let mut present = vec![false; grid.len()];
-    let since = scraped_since(store);
-    for (key, samples) in store.series(Signal::Requests) {
-        let Samples::Counter(ring) = samples else {
-            continue;
-        };
-        if !matches(filter, &key.target) {
-            continue;
-        }
-        let class = key
-            .detail
-            .as_deref()
-            .and_then(status_class)
-            .and_then(|class| classes.iter().position(|c| *c == class));
-        let first_ms = since
-            .get(&key.target)
-            .copied()
-            .or_else(|| ring.first_time())
-            .unwrap_or(grid.start_ms);
-        for (index, time) in grid.times().enumerate() {
-            let window_start = time - grid.window_ms;
-            let mut total = 0.0;
-            let mut last_ms = None;
-            for (at_ms, value) in ring.range(window_start, time) {
-                if let Some(value) = value {
-                    total += value;
-                    last_ms = Some(at_ms);
-                }
-            }
-            let Some(last_ms) = last_ms else {
-                continue;
-            };
-            // A full window covers its whole length; a target scraped for less time than that
-            // covers from its first (baseline) scrape to its last increment.
-            let covered_ms = if first_ms <= window_start {
-                grid.window_ms
-            } else {
-                last_ms - first_ms
-            };
-            let Some(rate) = math::rate([total], covered_ms) else {
-                continue;
-            };
-            present[index] = true;
-            if let Some(class) = class {
-                sums[class][index] += rate;
-            }
-        }
-    }
-    let series = if present.iter().any(|p| *p) {
-        classes
-            .iter()
-            .zip(sums)
-            .map(|(id, values)| Series {
-                id: *id,
-                points: grid
-                    .times()
-                    .zip(values)
-                    .zip(&present)
-                    .map(|((time, value), present)| Point(time, present.then_some(value)))
-                    .collect(),
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    Panel {
-        id: PanelId::InferenceVolume,
-        series,
-        top_bucket: None,
-    }
-}
-
-const QUANTILES: [(SeriesId, f64); 4] = [
-    (SeriesId::P50, 0.50),
-    (SeriesId::P90, 0.90),
-    (SeriesId::P95, 0.95),
-    (SeriesId::P99, 0.99),
-];
-
-fn percentiles(store: &Store, filter: &Filter, grid: &Grid, id: PanelId, signal: Signal) -> Panel {
-    let rings: Vec<_> = store
-        .series(signal)
-        .filter(|(key, _)| matches(filter, &key.target))
-        .filter_map(|(_, samples)| match samples {
-            Samples::Histogram(ring) => Some(ring),
-            _ => None,
-        })
-        .collect();
-    if rings.is_empty() {
-        return Panel {
-            id,
-            series: Vec::new(),
-            top_bucket: None,
-        };
-    }
-    let mut values: Vec<Vec<Point>> = vec![Vec::with_capacity(grid.len()); QUANTILES.len()];
-    let mut top_bucket: Option<f64> = None;
-    for time in grid.times() {
-        let mut merged = MergedHistogram::new();
-        for ring in &rings {
-            for (_, increment) in ring.range(time - grid.window_ms, time) {
-                if let Some(increment) = increment {
-                    merged.add(increment);
-                }
-            }
-        }
-        if let Some(top) = merged.top_bound() {
-            top_bucket = Some(top_bucket.map_or(top, |known| known.max(top)));
-        }
-        let (bounds, cumulative) = merged.cumulative();
-        for ((_, q), points) in QUANTILES.iter().zip(values.iter_mut()) {
-            let estimate = math::quantile(*q, &bounds, &cumulative).map(Estimate::value);
-            points.push(Point(time, estimate));
-        }
-    }
-    Panel {
-        id,
-        series: QUANTILES
-            .iter()
-            .zip(values)
-            .map(|((series_id, _), points)| Series {
-                id: *series_id,
-                points,
-            })
-            .collect(),
-        top_bucket,
-    }
-}
-
-/// Which detail values a gauge series takes.
-#[derive(Clone, Copy, Debug)]
-enum DetailMatch {
-    /// Exactly this value.
-    Exactly(&'static str),
-    /// `in_progress`, or no detail at all (exporters that report one concurrency number).
-    InProgress,
-}
-
-fn detail_matches(wanted: Option<DetailMatch>, detail: Option<&str>) -> bool {
-    match wanted {
-        None => true,
-        Some(DetailMatch::Exactly(value)) => detail == Some(value),
-        Some(DetailMatch::InProgress) => matches!(detail, None | Some("in_progress")),
-    }
-}
-
-fn gauges(
-    store: &Store,
-    filter: &Filter,
-    grid: &Grid,
-    id: PanelId,
-    lines: &[(SeriesId, Signal, Option<DetailMatch>)],
-) -> Panel {
-    let mut series = Vec::new();
-    for &(series_id, signal, wanted) in lines {
-        let rings: Vec<_> = store
-            .series(signal)
-            .filter(|(key, _)| {
-                matches(filter, &key.target) && detail_matches(wanted, key.detail.as_deref())
-            })
-            .filter_map(|(_, samples)| match samples {
-                Samples::Gauge(ring) => Some(ring),
-                _ => None,
-            })
-            .collect();
-        if rings.is_empty() {
-            continue;
-        }
-        let points = grid
-            .times()
-            .map(|time| {
-                let mut total = None;
-                for ring in &rings {
-                    if let Some((_, Some(value))) = ring.last_in(time - grid.lookback_ms, time) {
-                        *total.get_or_insert(0.0) += value;
-                    }
-                }
-                Point(time, total)
-            })
-            .collect();
-        series.push(Series {
-            id: series_id,
-            points,
-        });
-    }
-    Panel {
-        id,
-        series,
-        top_bucket: None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+
+    use app::wire::TimeRange;
 
     use super::*;
     use crate::model::{HistogramIncrement, Observation, Value};
@@ -473,19 +818,43 @@ mod tests {
 
     fn value_at(panel: &Panel, id: SeriesId, time: i64) -> Option<f64> {
         panel
-            .series(id)
+            .series(&id)
             .and_then(|series| series.points.iter().find(|p| p.0 == time))
             .and_then(|p| p.1)
     }
 
     #[test]
     fn grid_is_aligned_and_bounded() {
-        let grid = Grid::live(TimeRange::Last5m, 1_000_000_500, SETTINGS);
+        let filter = |range| Filter {
+            range,
+            ..Filter::default()
+        };
+        let grid = Grid::for_filter(&filter(TimeRange::Last5m), 1_000_000_500, SETTINGS);
         assert_eq!(grid.step_ms, 1000);
-        assert_eq!(grid.end_ms, 1_000_000_000);
+        assert_eq!(
+            grid.end_ms, 1_000_001_000,
+            "rounded up: the newest half second shows"
+        );
         assert_eq!(grid.times().count(), 301);
-        let hour = Grid::live(TimeRange::Last1h, 1_000_000_500, SETTINGS);
-        assert_eq!(hour.step_ms, 12_000);
+        let aligned = Grid::for_filter(&filter(TimeRange::Last5m), 1_000_000_000, SETTINGS);
+        assert_eq!(aligned.end_ms, 1_000_000_000);
+        let hour = Grid::for_filter(&filter(TimeRange::Last1h), 1_000_000_500, SETTINGS);
+        assert_eq!(hour.step_ms, 15_000, "the round step above 3,600 s / 300");
+        let week = Grid::for_filter(&filter(TimeRange::Last7d), 1_000_000_500, SETTINGS);
+        assert_eq!(week.step_ms, 3_600_000);
+        let absolute = Grid::for_filter(
+            &Filter {
+                from_ms: Some(1_000_000_000),
+                to_ms: Some(1_000_060_000),
+                ..Filter::default()
+            },
+            2_000_000_000,
+            SETTINGS,
+        );
+        assert_eq!(
+            (absolute.start_ms, absolute.end_ms),
+            (1_000_000_000, 1_000_060_000)
+        );
         assert_eq!(hour.end_ms % hour.step_ms, 0);
         assert!(hour.times().count() as i64 <= MAX_POINTS + 1);
     }
@@ -525,6 +894,154 @@ mod tests {
         assert_eq!(value_at(panel, SeriesId::Status2xx, t0 + 1000), Some(10.0));
         // Before any increment there is no data, not zero.
         assert_eq!(value_at(panel, SeriesId::Status2xx, t0), None);
+    }
+
+    #[test]
+    fn the_newest_partial_step_shows_its_rate_over_the_time_it_covers() {
+        let mut store = store();
+        let a = target("chat", "a");
+        // A 24-hour view steps by five minutes; t0 is on a step.
+        let t0 = 1_000_200_000;
+        scrape(&mut store, &a, t0 - 600_000, vec![]);
+        for second in 1..=60 {
+            scrape(
+                &mut store,
+                &a,
+                t0 + second * 1000,
+                vec![requests("200", 2.0)],
+            );
+        }
+        let day = Filter {
+            range: TimeRange::Last24h,
+            ..Filter::default()
+        };
+        let now = t0 + 60_000;
+        let view = view(&store, &day, now, SETTINGS);
+        assert_eq!(view.step_ms, 300_000);
+        let panel = view.panel(PanelId::InferenceVolume).expect("panel");
+        // The last point (t0 + 5 min) covers one minute so far: 120 requests in 60 s.
+        assert_eq!(
+            value_at(panel, SeriesId::Status2xx, t0 + 300_000),
+            Some(2.0)
+        );
+    }
+
+    #[test]
+    fn exact_codes_ride_along_and_splits_give_a_line_per_replica() {
+        let mut store = store();
+        let a = target("chat", "a");
+        let b = target("chat", "b");
+        let t0 = 1_000_000_000;
+        scrape(&mut store, &a, t0, vec![]);
+        scrape(&mut store, &b, t0, vec![]);
+        for second in 1..=5 {
+            let at = t0 + second * 1000;
+            scrape(
+                &mut store,
+                &a,
+                at,
+                vec![requests("200", 1.0), requests("429", 1.0)],
+            );
+            scrape(&mut store, &b, at, vec![requests("200", 3.0)]);
+        }
+        let end = t0 + 5000;
+        let plain = view(&store, &five_minutes(), end, SETTINGS);
+        let volume = plain.panel(PanelId::InferenceVolume).expect("panel");
+        assert_eq!(value_at(volume, SeriesId::Code(200), end), Some(4.0));
+        assert_eq!(value_at(volume, SeriesId::Code(429), end), Some(1.0));
+        assert_eq!(value_at(volume, SeriesId::Status5xx, end), Some(0.0));
+        let split = Filter {
+            split: vec![PanelId::InferenceVolume],
+            ..five_minutes()
+        };
+        let view = view(&store, &split, end, SETTINGS);
+        let volume = view.panel(PanelId::InferenceVolume).expect("panel");
+        assert_eq!(
+            value_at(volume, SeriesId::Replica("a".into()), end),
+            Some(2.0)
+        );
+        assert_eq!(
+            value_at(volume, SeriesId::Replica("b".into()), end),
+            Some(3.0)
+        );
+        assert!(volume.series(&SeriesId::Status2xx).is_none());
+    }
+
+    #[test]
+    fn cpu_memory_and_gpu_panels_give_members_and_averages() {
+        let mut store = store();
+        let t0 = 5_000_000_000;
+        let gauge = |signal, detail: Option<&str>, value| Observation {
+            signal,
+            detail: detail.map(Arc::from),
+            value: Value::Gauge(value),
+        };
+        let cpu = |value| Observation {
+            signal: Signal::CpuSeconds,
+            detail: None,
+            value: Value::Increment(value),
+        };
+        for (replica, cores, memory) in [("a", 0.5, 100.0), ("b", 1.5, 300.0)] {
+            let target = target("chat", replica);
+            scrape(&mut store, &target, t0, vec![]);
+            for second in 1..=5 {
+                scrape(
+                    &mut store,
+                    &target,
+                    t0 + second * 1000,
+                    vec![
+                        cpu(cores),
+                        gauge(Signal::MemoryWorkingSetBytes, None, memory),
+                        gauge(Signal::GpuUtilization, Some("0"), cores / 2.0),
+                        gauge(Signal::GpuMemoryTotalBytes, Some("0"), 80.0),
+                    ],
+                );
+            }
+        }
+        let end = t0 + 5000;
+        let view = view(&store, &five_minutes(), end, SETTINGS);
+        let cpu = view.panel(PanelId::Cpu).expect("cpu");
+        assert_eq!(value_at(cpu, SeriesId::Replica("a".into()), end), Some(0.5));
+        assert_eq!(value_at(cpu, SeriesId::Average, end), Some(1.0));
+        let memory = view.panel(PanelId::Memory).expect("memory");
+        assert_eq!(value_at(memory, SeriesId::Average, end), Some(200.0));
+        let gpu = view.panel(PanelId::GpuUsage).expect("gpu");
+        assert_eq!(value_at(gpu, SeriesId::Gpu("b/0".into()), end), Some(0.75));
+        assert_eq!(value_at(gpu, SeriesId::Average, end), Some(0.5));
+        let gpu_memory = view.panel(PanelId::GpuMemory).expect("gpu memory");
+        assert_eq!(value_at(gpu_memory, SeriesId::Total, end), Some(80.0));
+    }
+
+    #[test]
+    fn summaries_stand_in_for_histograms_and_say_so() {
+        let mut store = store();
+        let t0 = 6_000_000_000;
+        let quantile = |q: &str, value| Observation {
+            signal: Signal::EndToEndSeconds,
+            detail: Some(Arc::from(q)),
+            value: Value::Gauge(value),
+        };
+        scrape(
+            &mut store,
+            &target("m", "a"),
+            t0,
+            vec![quantile("0.5", 0.1), quantile("0.99", 0.9)],
+        );
+        scrape(
+            &mut store,
+            &target("m", "b"),
+            t0,
+            vec![quantile("0.5", 0.2), quantile("0.99", 0.4)],
+        );
+        let view = view(&store, &five_minutes(), t0, SETTINGS);
+        let panel = view.panel(PanelId::ResponseTime).expect("panel");
+        assert!(panel.from_summaries);
+        assert_eq!(value_at(panel, SeriesId::P50, t0), Some(0.2));
+        assert_eq!(value_at(panel, SeriesId::P99, t0), Some(0.9));
+        assert!(
+            panel.series(&SeriesId::P90).is_none(),
+            "no summary gives p90"
+        );
     }
 
     #[test]
@@ -622,7 +1139,7 @@ mod tests {
         let replicas = view.panel(PanelId::Replicas).expect("panel");
         assert_eq!(value_at(replicas, SeriesId::Active, t0), Some(3.0));
         assert_eq!(value_at(replicas, SeriesId::Active, t0 + 1000), None);
-        assert!(replicas.series(SeriesId::Starting).is_none());
+        assert!(replicas.series(&SeriesId::Starting).is_none());
         let concurrency = view.panel(PanelId::ConcurrentRequests).expect("panel");
         assert_eq!(value_at(concurrency, SeriesId::InProgress, t0), Some(5.0));
         assert_eq!(value_at(concurrency, SeriesId::Queued, t0), Some(4.0));

@@ -23,6 +23,9 @@ pub async fn view(
         environment: params.get("environment").map(String::as_str),
         deployment: params.get("deployment").map(String::as_str),
         range: params.get("range").map(String::as_str),
+        from: params.get("from").map(String::as_str),
+        to: params.get("to").map(String::as_str),
+        split: params.get("split").map(String::as_str),
     })
     .map_err(|error| ApiError::BadRequest(error.to_string()))?;
     let view = query::view_from(&state.store, filter, now_ms(), state.query)
