@@ -237,10 +237,14 @@ pub fn chart(panel: &Panel, spec: &PanelSpec, theme: Theme, start_ms: i64, end_m
             // In the tooltip only: an invisible line.
             line_style = line_style.opacity(0.0);
         }
+        // A line of a few points (a long range just begun, points between gaps) shows them as
+        // dots; denser lines draw no symbols.
+        let sparse = line.points.iter().filter(|p| p.1.is_some()).count() < SPARSE_POINTS;
         let mut drawn = Line::new()
             .name(style.label.as_str())
-            .show_symbol(false)
-            .symbol(Symbol::None)
+            .show_symbol(sparse && style.drawn)
+            .symbol(if sparse { Symbol::Circle } else { Symbol::None })
+            .symbol_size(4)
             .line_style(line_style)
             .item_style(ItemStyle::new().color(color))
             .data(points(&line.points));
@@ -260,6 +264,9 @@ pub fn chart(panel: &Panel, spec: &PanelSpec, theme: Theme, start_ms: i64, end_m
     }
     chart
 }
+
+/// Below this many points a line shows its points as dots.
+const SPARSE_POINTS: usize = 12;
 
 /// The largest value of the drawn series.
 fn drawn_max(panel: &Panel) -> f64 {

@@ -84,6 +84,7 @@ impl Server {
         });
         let query = QuerySettings {
             scrape_interval_ms: interval_ms,
+            raw_retention_ms: retention_ms,
         };
         let (hub, hub_task) = live::spawn(
             HubSettings {

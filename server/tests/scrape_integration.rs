@@ -203,7 +203,7 @@ async fn query_results_match_the_requests_sent() {
                 if let Samples::Histogram(ring) = samples {
                     for (_, increment) in ring.iter() {
                         if let Some(increment) = increment {
-                            merged.add(increment);
+                            merged.add(&increment);
                         }
                     }
                 }

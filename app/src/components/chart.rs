@@ -53,16 +53,28 @@ fn draw(
     use crate::panels::Theme;
 
     type ZoomListener = Closure<dyn FnMut(JsValue)>;
-    /// The chart and its listeners (kept alive with it).
+    type OnScreen = Closure<dyn FnMut(js_sys::Array)>;
+    /// The chart, its listeners (kept alive with it), and what its option last looked like.
     struct Drawn {
         chart: Echarts,
         _listeners: Vec<ZoomListener>,
+        /// Watches whether the chart is on screen; disconnected on cleanup.
+        observer: Option<web_sys::IntersectionObserver>,
+        _on_screen: Option<OnScreen>,
+        /// The panel, theme and series last drawn: a change needs a full replace.
+        shape: String,
+        /// The span of the window last drawn (a new range is drawn even off screen).
+        span_ms: i64,
     }
 
     let theme = use_context::<RwSignal<Theme>>().unwrap_or_else(|| RwSignal::new(Theme::Light));
     let instance: StoredValue<Option<Drawn>, LocalStorage> = StoredValue::new_local(None);
     let pressed = StoredValue::new(false);
-    let pending: StoredValue<Option<charming::Chart>, LocalStorage> = StoredValue::new_local(None);
+    let pending: StoredValue<Option<(charming::Chart, String)>, LocalStorage> =
+        StoredValue::new_local(None);
+    // Charts off screen are not redrawn (a page left open costs only what it shows); one
+    // scrolled into view draws its current data at once.
+    let visible = RwSignal::new(true);
 
     fn call(target: &JsValue, method: &str, args: &[&JsValue]) -> Result<JsValue, JsValue> {
         let function: js_sys::Function =
@@ -74,7 +86,12 @@ fn draw(
         function.apply(target, &array)
     }
 
-    fn set_option(instance: &Echarts, option: &charming::Chart) -> Result<(), JsValue> {
+    /// Draws `option`. When the panel, theme or set of series changed (`shape`), the whole
+    /// option is replaced; otherwise the series are replaced and the rest merged, so ECharts
+    /// keeps its components (axes, legend, tooltip) — much cheaper once a second.
+    fn apply(drawn: &mut Drawn, option: &charming::Chart, shape: String) -> Result<(), JsValue> {
+        let replace_all = drawn.shape != shape;
+        drawn.shape = shape;
         let option = serde_wasm_bindgen::to_value(option)
             .map_err(|error| JsValue::from_str(&error.to_string()))?;
         // The zoom tool only works while the toolbox is shown; its icons are drawn at size 0
@@ -84,15 +101,46 @@ fn draw(
             js_sys::Reflect::set(&toolbox, &"itemSize".into(), &JsValue::from(0))?;
         }
         let settings = js_sys::Object::new();
-        js_sys::Reflect::set(&settings, &"notMerge".into(), &JsValue::TRUE)?;
-        call(instance, "setOption", &[&option, &settings])?;
+        if replace_all {
+            js_sys::Reflect::set(&settings, &"notMerge".into(), &JsValue::TRUE)?;
+        } else {
+            let replaced = js_sys::Array::of1(&"series".into());
+            js_sys::Reflect::set(&settings, &"replaceMerge".into(), &replaced)?;
+        }
+        call(&drawn.chart, "setOption", &[&option, &settings])?;
         // Dragging selects a range (the toolbox's zoom tool, always on).
         let action = js_sys::Object::new();
         js_sys::Reflect::set(&action, &"type".into(), &"takeGlobalCursor".into())?;
         js_sys::Reflect::set(&action, &"key".into(), &"dataZoomSelect".into())?;
         js_sys::Reflect::set(&action, &"dataZoomSelectActive".into(), &JsValue::TRUE)?;
-        call(instance, "dispatchAction", &[&action])?;
+        call(&drawn.chart, "dispatchAction", &[&action])?;
         Ok(())
+    }
+
+    /// Watches `dom_id` and sets `visible` as it enters or leaves the screen (with a margin).
+    fn observe(
+        dom_id: &str,
+        visible: RwSignal<bool>,
+    ) -> Option<(web_sys::IntersectionObserver, OnScreen)> {
+        let element = web_sys::window()?.document()?.get_element_by_id(dom_id)?;
+        let callback: OnScreen = Closure::new(move |entries: js_sys::Array| {
+            let last = entries.get(entries.length().saturating_sub(1));
+            if let Some(on_screen) = js_sys::Reflect::get(&last, &"isIntersecting".into())
+                .ok()
+                .and_then(|value| value.as_bool())
+            {
+                visible.set(on_screen);
+            }
+        });
+        let options = web_sys::IntersectionObserverInit::new();
+        options.set_root_margin("50px");
+        let observer = web_sys::IntersectionObserver::new_with_options(
+            callback.as_ref().unchecked_ref(),
+            &options,
+        )
+        .ok()?;
+        observer.observe(&element);
+        Some((observer, callback))
     }
 
     /// `(startValue, endValue)` of a `datazoom` event.
@@ -109,11 +157,27 @@ fn draw(
     }
 
     Effect::new(move |_| {
+        let on_screen = visible.get();
         let Some(panel) = panel.get() else {
             return;
         };
         let (start_ms, end_ms) = window.get();
-        let option = crate::chart_option::chart(&panel, &spec.get(), theme.get(), start_ms, end_ms);
+        // Off screen, live updates wait; a new range or panel is still drawn, so the whole
+        // page always shows the range chosen.
+        let span_ms = end_ms - start_ms;
+        if !on_screen
+            && instance.with_value(|slot| {
+                slot.as_ref()
+                    .is_some_and(|drawn| drawn.span_ms == span_ms && !drawn.shape.is_empty())
+            })
+        {
+            return;
+        }
+        let spec = spec.get();
+        let theme = theme.get();
+        let option = crate::chart_option::chart(&panel, &spec, theme, start_ms, end_ms);
+        let series: Vec<_> = panel.series.iter().map(|series| &series.id).collect();
+        let shape = format!("{}|{theme:?}|{series:?}", spec.title);
         instance.update_value(|slot| {
             if slot.is_none() {
                 let created = match WasmRenderer::new_opt(None, None)
@@ -129,7 +193,40 @@ fn draw(
                     if let Some(range) = zoomed_range(&event) {
                         // Not from inside ECharts' event dispatch: the redraw that follows the
                         // new range must not run in the middle of ECharts' own update.
-                        set_timeout(move || on_zoom.run(range), std::time::Duration::ZERO);
+                        set_timeout(
+                            move || {
+                                // The chart itself shows the full new range, not a zoom of it.
+                                instance.with_value(|slot| {
+                                    if let Some(drawn) = slot {
+                                        let reset = js_sys::Object::new();
+                                        let _ = js_sys::Reflect::set(
+                                            &reset,
+                                            &"type".into(),
+                                            &"dataZoom".into(),
+                                        )
+                                        .and_then(|_| {
+                                            js_sys::Reflect::set(
+                                                &reset,
+                                                &"start".into(),
+                                                &JsValue::from(0),
+                                            )
+                                        })
+                                        .and_then(|_| {
+                                            js_sys::Reflect::set(
+                                                &reset,
+                                                &"end".into(),
+                                                &JsValue::from(100),
+                                            )
+                                        })
+                                        .and_then(|_| {
+                                            call(&drawn.chart, "dispatchAction", &[&reset])
+                                        });
+                                    }
+                                });
+                                on_zoom.run(range);
+                            },
+                            std::time::Duration::ZERO,
+                        );
                     }
                 });
                 let down: ZoomListener =
@@ -142,20 +239,26 @@ fn draw(
                 if let Err(error) = hooked {
                     leptos::logging::warn!("cannot listen for zooms on {dom_id}: {error:?}");
                 }
+                let (observer, on_screen) = observe(&dom_id, visible).unzip();
                 *slot = Some(Drawn {
                     chart: created,
                     _listeners: vec![zoom, down],
+                    observer,
+                    _on_screen: on_screen,
+                    shape: String::new(),
+                    span_ms,
                 });
             }
             if pressed.get_value() {
                 // A drag is under way: draw when the button is released.
-                pending.set_value(Some(option));
+                pending.set_value(Some((option, shape)));
                 return;
             }
-            if let Some(drawn) = slot
-                && let Err(error) = set_option(&drawn.chart, &option)
-            {
-                leptos::logging::warn!("cannot draw chart {dom_id}: {error:?}");
+            if let Some(drawn) = slot {
+                drawn.span_ms = span_ms;
+                if let Err(error) = apply(drawn, &option, shape) {
+                    leptos::logging::warn!("cannot draw chart {dom_id}: {error:?}");
+                }
             }
         });
     });
@@ -168,12 +271,12 @@ fn draw(
         set_timeout(
             move || {
                 pressed.set_value(false);
-                let Some(option) = pending.try_update_value(Option::take).flatten() else {
+                let Some((option, shape)) = pending.try_update_value(Option::take).flatten() else {
                     return;
                 };
-                instance.with_value(|slot| {
+                instance.update_value(|slot| {
                     if let Some(drawn) = slot
-                        && let Err(error) = set_option(&drawn.chart, &option)
+                        && let Err(error) = apply(drawn, &option, shape)
                     {
                         leptos::logging::warn!("cannot draw a chart: {error:?}");
                     }
@@ -193,9 +296,13 @@ fn draw(
         resize.remove();
         released.remove();
         instance.update_value(|slot| {
-            if let Some(drawn) = slot.take()
-                && let Err(error) = call(&drawn.chart, "dispose", &[])
-            {
+            let Some(drawn) = slot.take() else {
+                return;
+            };
+            if let Some(observer) = &drawn.observer {
+                observer.disconnect();
+            }
+            if let Err(error) = call(&drawn.chart, "dispose", &[]) {
                 leptos::logging::warn!("cannot dispose a chart: {error:?}");
             }
         });

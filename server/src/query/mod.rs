@@ -22,8 +22,11 @@ use app::wire::{
     DeploymentRef, Filter, MAX_BOUNDS, Panel, PanelId, Point, Series, SeriesId, TargetHealth, View,
 };
 
-use crate::model::{Signal, TargetLabels};
-use crate::store::{FloatSeries, Ring, Samples, SeriesKey, Store, StoreClosed, StoreHandle};
+use crate::model::{HistogramIncrement, Signal, TargetLabels};
+use crate::store::{
+    FloatSeries, HistogramSeries, Resolution, Samples, SeriesKey, Store, StoreClosed, StoreHandle,
+    TIERS,
+};
 use math::{Estimate, MergedHistogram};
 
 /// About this many points per series in a view (the chart cannot show more).
@@ -40,6 +43,8 @@ const STEPS_MS: [i64; 17] = [
 pub struct QuerySettings {
     /// The scrape interval, milliseconds: the finest step worth showing.
     pub scrape_interval_ms: i64,
+    /// How long raw points are kept; older ranges are read from the rollup tiers.
+    pub raw_retention_ms: i64,
 }
 
 /// The times a view is sampled at and the spans each point aggregates.
@@ -58,6 +63,9 @@ pub struct Grid {
     /// The end of the range asked for: the last point (rounded up to a step) covers its
     /// window only up to here, so the newest data shows at every step.
     pub to_ms: i64,
+    /// The copy of the data the grid reads: raw points, or the finest rollup tier that still
+    /// holds the start of the range.
+    pub resolution: Resolution,
 }
 
 impl Grid {
@@ -67,7 +75,16 @@ impl Grid {
             .absolute()
             .unwrap_or((now_ms - filter.range.duration_ms(), now_ms));
         let range_ms = to_ms - from_ms;
-        let interval = settings.scrape_interval_ms.max(1);
+        let scrape_interval = settings.scrape_interval_ms.max(1);
+        let (resolution, interval) = if from_ms >= now_ms - settings.raw_retention_ms {
+            (Resolution::Raw, scrape_interval)
+        } else {
+            let index = TIERS
+                .iter()
+                .position(|tier| from_ms >= now_ms - tier.retention_ms)
+                .unwrap_or(TIERS.len() - 1);
+            (Resolution::Tier(index), TIERS[index].step_ms)
+        };
         let wanted = interval.max(range_ms / MAX_POINTS);
         let step_ms = STEPS_MS
             .iter()
@@ -78,13 +95,18 @@ impl Grid {
         // to a step of data unshown.
         let end_ms = (to_ms + step_ms - 1).div_euclid(step_ms) * step_ms;
         let points = (range_ms / step_ms).max(1);
+        let window_ms = match resolution {
+            Resolution::Raw => step_ms.max(5 * interval),
+            Resolution::Tier(_) => step_ms.max(interval),
+        };
         Grid {
             start_ms: end_ms - points * step_ms,
             end_ms,
             step_ms,
-            window_ms: step_ms.max(5 * interval),
+            window_ms,
             lookback_ms: step_ms.max(2 * interval),
             to_ms,
+            resolution,
         }
     }
 
@@ -138,9 +160,65 @@ fn points(grid: &Grid, line: Line) -> Vec<Point> {
         .collect()
 }
 
+/// A series as a view reads it: at the grid's resolution, and beside a rollup tier its raw
+/// points, which supply what the rollup has not gathered yet (its newest, unfinished step).
+/// Increments stay increments and readings stay readings at any granularity, so rates, merged
+/// histograms and last readings read the two as one series.
+#[derive(Clone, Copy)]
+struct Source<'a, T> {
+    main: &'a T,
+    tail: Option<&'a T>,
+}
+
+impl<'a> Source<'a, FloatSeries> {
+    fn counter(main: &'a Samples, raw: Option<&'a Samples>) -> Option<Self> {
+        match (main, raw) {
+            (Samples::Counter(main), Some(Samples::Counter(tail))) => Some(Source {
+                main,
+                tail: Some(tail),
+            }),
+            (Samples::Counter(main), _) => Some(Source { main, tail: None }),
+            _ => None,
+        }
+    }
+
+    fn gauge(main: &'a Samples, raw: Option<&'a Samples>) -> Option<Self> {
+        match (main, raw) {
+            (Samples::Gauge(main), Some(Samples::Gauge(tail))) => Some(Source {
+                main,
+                tail: Some(tail),
+            }),
+            (Samples::Gauge(main), _) => Some(Source { main, tail: None }),
+            _ => None,
+        }
+    }
+}
+
+impl<'a> Source<'a, HistogramSeries> {
+    fn histogram(main: &'a Samples, raw: Option<&'a Samples>) -> Option<Self> {
+        match (main, raw) {
+            (Samples::Histogram(main), Some(Samples::Histogram(tail))) => Some(Source {
+                main,
+                tail: Some(tail),
+            }),
+            (Samples::Histogram(main), _) => Some(Source { main, tail: None }),
+            _ => None,
+        }
+    }
+}
+
 /// The points of a float series a grid needs, oldest first.
-fn read(series: &FloatSeries, grid: &Grid) -> Vec<(i64, Option<f64>)> {
-    series.range(grid.earliest(), grid.end_ms).collect()
+fn read(source: Source<'_, FloatSeries>, grid: &Grid) -> Vec<(i64, Option<f64>)> {
+    let mut points: Vec<_> = source.main.range(grid.earliest(), grid.end_ms).collect();
+    if let Some(tail) = source.tail {
+        let after = source
+            .main
+            .last_time()
+            .unwrap_or(i64::MIN)
+            .max(grid.earliest());
+        points.extend(tail.range(after, grid.end_ms));
+    }
+    points
 }
 
 /// Per-grid-point rate of one counter series (`None` where it reported nothing).
@@ -202,19 +280,34 @@ fn gauge_line(points: &[(i64, Option<f64>)], grid: &Grid) -> Line {
     line
 }
 
-/// Per-grid-point merged histograms of a set of histogram series.
-fn merged_histograms(
-    rings: &[&Ring<crate::model::HistogramIncrement>],
-    grid: &Grid,
-) -> Vec<MergedHistogram> {
+/// Per-grid-point merged histograms of a set of histogram series. Each series is decoded once.
+fn merged_histograms(sources: &[Source<'_, HistogramSeries>], grid: &Grid) -> Vec<MergedHistogram> {
+    let decoded: Vec<Vec<(i64, HistogramIncrement)>> = sources
+        .iter()
+        .map(|source| {
+            let main = source.main.range(grid.earliest(), grid.end_ms);
+            let after = source
+                .main
+                .last_time()
+                .unwrap_or(i64::MIN)
+                .max(grid.earliest());
+            let tail = source
+                .tail
+                .into_iter()
+                .flat_map(move |tail| tail.range(after, grid.end_ms));
+            main.chain(tail)
+                .filter_map(|(time, increment)| increment.map(|increment| (time, increment)))
+                .collect()
+        })
+        .collect();
     grid.times()
         .map(|time| {
             let mut merged = MergedHistogram::new();
-            for ring in rings {
-                for (_, increment) in ring.range(time - grid.window_ms, time) {
-                    if let Some(increment) = increment {
-                        merged.add(increment);
-                    }
+            for points in &decoded {
+                let start = points.partition_point(|(t, _)| *t <= time - grid.window_ms);
+                let end = points.partition_point(|(t, _)| *t <= time);
+                for (_, increment) in &points[start..end] {
+                    merged.add(increment);
                 }
             }
             merged
@@ -244,11 +337,19 @@ const QUANTILES: [(SeriesId, f64, &str); 4] = [
 
 impl<'a> Reader<'a> {
     fn new(store: &'a Store, filter: &'a Filter, grid: Grid) -> Reader<'a> {
+        // When scraping of each target began, as far as the data goes back.
+        let first = |samples: Option<&Samples>| match samples {
+            Some(Samples::Gauge(series)) => series.first_time(),
+            _ => None,
+        };
         let scraped_since = store
-            .series(Signal::Up)
-            .filter_map(|(key, samples)| match samples {
-                Samples::Gauge(series) => series.first_time().map(|time| (&key.target, time)),
-                _ => None,
+            .series_with_raw(Signal::Up, grid.resolution)
+            .filter_map(|(key, main, raw)| {
+                let since = match (first(Some(main)), first(raw)) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                since.map(|time| (&key.target, time))
             })
             .collect();
         Reader {
@@ -259,11 +360,14 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Series of a signal in scope.
-    fn series(&self, signal: Signal) -> impl Iterator<Item = (&'a SeriesKey, &'a Samples)> + '_ {
+    /// Series of a signal in scope, with their raw points beside a rollup tier.
+    fn series(
+        &self,
+        signal: Signal,
+    ) -> impl Iterator<Item = (&'a SeriesKey, &'a Samples, Option<&'a Samples>)> + '_ {
         self.store
-            .series(signal)
-            .filter(|(key, _)| matches(self.filter, &key.target))
+            .series_with_raw(signal, self.grid.resolution)
+            .filter(|(key, _, _)| matches(self.filter, &key.target))
     }
 
     /// Rates of a counter signal, summed per group (`None` from `group` leaves a series out).
@@ -273,8 +377,8 @@ impl<'a> Reader<'a> {
         group: impl Fn(&SeriesKey) -> Option<G>,
     ) -> BTreeMap<G, Line> {
         let mut lines: BTreeMap<G, Line> = BTreeMap::new();
-        for (key, samples) in self.series(signal) {
-            let Samples::Counter(series) = samples else {
+        for (key, main, raw) in self.series(signal) {
+            let Some(source) = Source::counter(main, raw) else {
                 continue;
             };
             let Some(group) = group(key) else {
@@ -284,9 +388,9 @@ impl<'a> Reader<'a> {
                 .scraped_since
                 .get(&key.target)
                 .copied()
-                .or_else(|| series.first_time())
+                .or_else(|| source.main.first_time())
                 .unwrap_or(self.grid.start_ms);
-            let line = rate_line(&read(series, &self.grid), &self.grid, since);
+            let line = rate_line(&read(source, &self.grid), &self.grid, since);
             let total = lines
                 .entry(group)
                 .or_insert_with(|| vec![None; self.grid.len()]);
@@ -306,14 +410,14 @@ impl<'a> Reader<'a> {
         group: impl Fn(&SeriesKey) -> Option<G>,
     ) -> BTreeMap<G, (Line, Vec<u32>)> {
         let mut lines: BTreeMap<G, (Line, Vec<u32>)> = BTreeMap::new();
-        for (key, samples) in self.series(signal) {
-            let Samples::Gauge(series) = samples else {
+        for (key, main, raw) in self.series(signal) {
+            let Some(source) = Source::gauge(main, raw) else {
                 continue;
             };
             let Some(group) = group(key) else {
                 continue;
             };
-            let line = gauge_line(&read(series, &self.grid), &self.grid);
+            let line = gauge_line(&read(source, &self.grid), &self.grid);
             let (total, counts) = lines
                 .entry(group)
                 .or_insert_with(|| (vec![None; self.grid.len()], vec![0; self.grid.len()]));
@@ -335,10 +439,10 @@ impl<'a> Reader<'a> {
         signal: Signal,
         group: impl Fn(&SeriesKey) -> G,
     ) -> (BTreeMap<G, [Line; 4]>, Option<f64>, Vec<f64>, bool) {
-        let mut rings: BTreeMap<G, Vec<&Ring<crate::model::HistogramIncrement>>> = BTreeMap::new();
-        for (key, samples) in self.series(signal) {
-            if let Samples::Histogram(ring) = samples {
-                rings.entry(group(key)).or_default().push(ring);
+        let mut rings: BTreeMap<G, Vec<Source<'_, HistogramSeries>>> = BTreeMap::new();
+        for (key, main, raw) in self.series(signal) {
+            if let Some(source) = Source::histogram(main, raw) {
+                rings.entry(group(key)).or_default().push(source);
             }
         }
         if rings.is_empty() {
@@ -376,8 +480,8 @@ impl<'a> Reader<'a> {
         group: impl Fn(&SeriesKey) -> G,
     ) -> (BTreeMap<G, [Line; 4]>, Option<f64>, Vec<f64>, bool) {
         let mut lines: BTreeMap<G, [Line; 4]> = BTreeMap::new();
-        for (key, samples) in self.series(signal) {
-            let Samples::Gauge(series) = samples else {
+        for (key, main, raw) in self.series(signal) {
+            let Some(source) = Source::gauge(main, raw) else {
                 continue;
             };
             let Some(index) = QUANTILES
@@ -386,7 +490,7 @@ impl<'a> Reader<'a> {
             else {
                 continue;
             };
-            let line = gauge_line(&read(series, &self.grid), &self.grid);
+            let line = gauge_line(&read(source, &self.grid), &self.grid);
             let entry = lines
                 .entry(group(key))
                 .or_insert_with(|| std::array::from_fn(|_| vec![None; self.grid.len()]));
@@ -637,7 +741,7 @@ impl<'a> Reader<'a> {
     fn gpu_lines(&self, signal: Signal) -> BTreeMap<String, Line> {
         let replicas: BTreeSet<&str> = self
             .series(signal)
-            .map(|(key, _)| &*key.target.replica)
+            .map(|(key, _, _)| &*key.target.replica)
             .collect();
         let several = replicas.len() > 1;
         self.gauges(signal, |key| {
@@ -761,6 +865,7 @@ mod tests {
     use crate::store::{ScrapeReport, ScrapeSuccess, StoreLimits};
 
     const SETTINGS: QuerySettings = QuerySettings {
+        raw_retention_ms: 3_600_000,
         scrape_interval_ms: 1000,
     };
 
@@ -842,19 +947,33 @@ mod tests {
         assert_eq!(hour.step_ms, 15_000, "the round step above 3,600 s / 300");
         let week = Grid::for_filter(&filter(TimeRange::Last7d), 1_000_000_500, SETTINGS);
         assert_eq!(week.step_ms, 3_600_000);
-        let absolute = Grid::for_filter(
-            &Filter {
-                from_ms: Some(1_000_000_000),
-                to_ms: Some(1_000_060_000),
-                ..Filter::default()
-            },
-            2_000_000_000,
-            SETTINGS,
-        );
+        let absolute = |now_ms| {
+            Grid::for_filter(
+                &Filter {
+                    from_ms: Some(1_000_000_000),
+                    to_ms: Some(1_000_060_000),
+                    ..Filter::default()
+                },
+                now_ms,
+                SETTINGS,
+            )
+        };
+        let recent = absolute(1_000_100_000);
         assert_eq!(
-            (absolute.start_ms, absolute.end_ms),
+            (recent.start_ms, recent.end_ms),
             (1_000_000_000, 1_000_060_000)
         );
+        assert_eq!(recent.resolution, Resolution::Raw);
+        // The same minute two days later is only in the five-minute rollup.
+        let old = absolute(1_000_000_000 + 2 * 86_400_000);
+        assert_eq!(old.resolution, Resolution::Tier(1));
+        assert_eq!(old.step_ms, 300_000);
+        // Ranges past the raw retention read the finest rollup that reaches back far enough.
+        assert_eq!(
+            Grid::for_filter(&filter(TimeRange::Last6h), 1_000_000_500, SETTINGS).resolution,
+            Resolution::Tier(0)
+        );
+        assert_eq!(week.resolution, Resolution::Tier(1));
         assert_eq!(hour.end_ms % hour.step_ms, 0);
         assert!(hour.times().count() as i64 <= MAX_POINTS + 1);
     }
@@ -896,6 +1015,10 @@ mod tests {
         assert_eq!(value_at(panel, SeriesId::Status2xx, t0), None);
     }
 
+    fn view_resolution(filter: &Filter, now_ms: i64) -> Resolution {
+        Grid::for_filter(filter, now_ms, SETTINGS).resolution
+    }
+
     #[test]
     fn the_newest_partial_step_shows_its_rate_over_the_time_it_covers() {
         let mut store = store();
@@ -903,7 +1026,8 @@ mod tests {
         // A 24-hour view steps by five minutes; t0 is on a step.
         let t0 = 1_000_200_000;
         scrape(&mut store, &a, t0 - 600_000, vec![]);
-        for second in 1..=60 {
+        // A minute of scrapes, and the first of the next minute (which closes the rollup step).
+        for second in 1..=61 {
             scrape(
                 &mut store,
                 &a,
@@ -915,11 +1039,13 @@ mod tests {
             range: TimeRange::Last24h,
             ..Filter::default()
         };
-        let now = t0 + 60_000;
+        let now = t0 + 61_000;
         let view = view(&store, &day, now, SETTINGS);
         assert_eq!(view.step_ms, 300_000);
         let panel = view.panel(PanelId::InferenceVolume).expect("panel");
-        // The last point (t0 + 5 min) covers one minute so far: 120 requests in 60 s.
+        // Read from the one-minute rollup: the last point (t0 + 5 min) covers the one complete
+        // minute so far, 120 requests in 60 s.
+        assert_eq!(view_resolution(&day, now), Resolution::Tier(0));
         assert_eq!(
             value_at(panel, SeriesId::Status2xx, t0 + 300_000),
             Some(2.0)
@@ -1100,6 +1226,103 @@ mod tests {
         assert!((p90 - (1.0 + 40.0 / 49.0)).abs() < 1e-9, "{p90}");
         assert_eq!(value_at(panel, SeriesId::P99, t0), Some(2.0));
         assert_eq!(panel.top_bucket, Some(2.0));
+    }
+
+    #[test]
+    fn a_day_view_shows_data_before_the_first_rollup_step_is_complete() {
+        let mut store = store();
+        let a = target("chat", "a");
+        let t0 = 1_000_200_000;
+        scrape(&mut store, &a, t0, vec![]);
+        for second in 1..=30 {
+            scrape(
+                &mut store,
+                &a,
+                t0 + second * 1000,
+                vec![requests("200", 3.0)],
+            );
+        }
+        let day = Filter {
+            range: TimeRange::Last24h,
+            ..Filter::default()
+        };
+        let now = t0 + 30_000;
+        assert_eq!(view_resolution(&day, now), Resolution::Tier(0));
+        let view = view(&store, &day, now, SETTINGS);
+        let panel = view.panel(PanelId::InferenceVolume).expect("panel");
+        // Nothing is rolled up yet; the raw points supply the newest step: 90 requests in 30 s.
+        assert_eq!(
+            value_at(panel, SeriesId::Status2xx, t0 + 300_000),
+            Some(3.0)
+        );
+    }
+
+    #[test]
+    fn week_percentiles_from_rollups_equal_percentiles_of_every_raw_increment() {
+        let mut store = store();
+        let bounds: Arc<[f64]> = Arc::from(vec![0.1, 0.2, 0.5, 1.0, 2.0, 5.0]);
+        let replica = target("chat", "a");
+        let t0: i64 = 1_800_000_000_000 - 3 * 86_400_000;
+        let mut sent: Vec<(i64, HistogramIncrement)> = Vec::new();
+        // Three days of scrapes a minute apart, the latency mix drifting hour by hour.
+        for minute in 1..=3 * 24 * 60 {
+            let at = t0 + minute * 60_000;
+            let hour = minute / 60;
+            let buckets = vec![
+                (0, (10 + hour % 7) as f64),
+                (2, (5 + hour % 5) as f64),
+                (4, (hour % 3) as f64),
+                (6, if hour % 11 == 0 { 1.0 } else { 0.0 }),
+            ];
+            let increment = HistogramIncrement {
+                bounds: bounds.clone(),
+                count: buckets.iter().map(|(_, c)| c).sum(),
+                buckets,
+                sum: 0.0,
+            };
+            sent.push((at, increment.clone()));
+            scrape(
+                &mut store,
+                &replica,
+                at,
+                vec![Observation {
+                    signal: Signal::EndToEndSeconds,
+                    detail: None,
+                    value: Value::Histogram(increment),
+                }],
+            );
+        }
+        let now = t0 + 3 * 86_400_000 + 1;
+        let week = Filter {
+            range: TimeRange::Last7d,
+            ..Filter::default()
+        };
+        let grid = Grid::for_filter(&week, now, SETTINGS);
+        assert_eq!(grid.resolution, Resolution::Tier(1));
+        let view = view(&store, &week, now, SETTINGS);
+        let panel = view.panel(PanelId::ResponseTime).expect("panel");
+        let mut compared = 0;
+        for time in grid.times().filter(|time| *time <= now - grid.step_ms) {
+            let mut direct = MergedHistogram::new();
+            for (_, increment) in sent
+                .iter()
+                .filter(|(at, _)| *at > time - grid.window_ms && *at <= time)
+            {
+                direct.add(increment);
+            }
+            for (id, q) in [(SeriesId::P50, 0.5), (SeriesId::P99, 0.99)] {
+                let expected = direct.quantile(q).map(|estimate| match estimate {
+                    math::Estimate::Value(value) | math::Estimate::Above(value) => value,
+                });
+                assert_eq!(
+                    value_at(panel, id.clone(), time),
+                    expected,
+                    "{id:?} at {time}"
+                );
+                compared += usize::from(expected.is_some());
+            }
+        }
+        assert!(compared > 100, "{compared} points compared");
     }
 
     #[test]

@@ -9,7 +9,9 @@
 //! that fails a scrape or goes away gets a stale marker on each of its series, so charts show a
 //! gap, not a flat line.
 
+pub mod packed;
 mod ring;
+pub mod tiers;
 pub mod xor;
 
 use std::collections::BTreeMap;
@@ -19,10 +21,10 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
 use crate::hashing::{FastMap, IdMap};
-use crate::model::{
-    Detail, HistogramIncrement, Observation, RawSamples, Signal, TargetLabels, Value,
-};
+use crate::model::{Detail, Observation, RawSamples, Signal, TargetLabels, Value};
+pub use packed::HistogramSeries;
 pub use ring::Ring;
+pub use tiers::{Rollup, TIERS, Tier};
 pub use xor::FloatSeries;
 
 /// Bounds of the store.
@@ -44,7 +46,44 @@ pub enum Samples {
     /// Counter increments per scrape.
     Counter(FloatSeries),
     /// Histogram increments per scrape.
-    Histogram(Ring<HistogramIncrement>),
+    Histogram(HistogramSeries),
+}
+
+/// Which copy of the series a reader wants: the raw points or a rollup tier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Resolution {
+    /// As scraped, for `retention_ms`.
+    Raw,
+    /// The rollup of [`TIERS`]`[i]`.
+    Tier(usize),
+}
+
+/// A series: its raw points and a rollup per tier.
+#[derive(Clone, Debug)]
+pub struct Stored {
+    raw: Samples,
+    tiers: [Rollup; TIERS.len()],
+}
+
+impl Stored {
+    fn new(raw: Samples) -> Stored {
+        let tiers = TIERS.map(|tier| {
+            let points = (tier.retention_ms / tier.step_ms) as usize + packed::CHUNK_POINTS;
+            Rollup::new(tier.step_ms, &raw, points)
+        });
+        Stored { raw, tiers }
+    }
+
+    /// The points at a resolution.
+    pub fn at(&self, resolution: Resolution) -> &Samples {
+        match resolution {
+            Resolution::Raw => &self.raw,
+            Resolution::Tier(index) => self
+                .tiers
+                .get(index)
+                .map_or(&self.raw, |rollup| &rollup.samples),
+        }
+    }
 }
 
 /// Identity of a series within one signal.
@@ -120,7 +159,7 @@ pub struct RawSeries {
 #[derive(Debug)]
 pub struct Store {
     limits: StoreLimits,
-    signals: FastMap<Signal, FastMap<SeriesKey, Samples>>,
+    signals: FastMap<Signal, FastMap<SeriesKey, Stored>>,
     series_count: usize,
     rejected_series: u64,
     targets: BTreeMap<(TargetLabels, String), TargetStatus>,
@@ -128,6 +167,10 @@ pub struct Store {
     raw: FastMap<TargetLabels, IdMap<RawSeries>>,
     last_expiry_ms: i64,
 }
+
+/// A rollup step is written this long after it ended even when no later point closes it (a
+/// series that stopped reporting); scrapes normally close it sooner.
+pub const ROLLUP_GRACE_MS: i64 = 30_000;
 
 /// Expiry walks every series, so it runs at most this often (not on every report).
 pub const EXPIRY_INTERVAL_MS: i64 = 1000;
@@ -277,17 +320,23 @@ impl Store {
         let oldest = now_ms - self.limits.retention_ms;
         let mut removed = 0;
         for series in self.signals.values_mut() {
-            series.retain(|_, samples| {
-                let keep = match samples {
+            series.retain(|_, stored| {
+                let raw_empty = match &mut stored.raw {
                     Samples::Gauge(ring) | Samples::Counter(ring) => {
                         ring.expire(oldest);
-                        !ring.is_empty()
+                        ring.is_empty()
                     }
                     Samples::Histogram(ring) => {
                         ring.expire(oldest);
-                        !ring.is_empty()
+                        ring.is_empty()
                     }
                 };
+                let mut tiers_empty = true;
+                for (rollup, tier) in stored.tiers.iter_mut().zip(TIERS) {
+                    rollup.close_ended(now_ms - ROLLUP_GRACE_MS);
+                    tiers_empty &= rollup.expire(now_ms - tier.retention_ms);
+                }
+                let keep = !(raw_empty && tiers_empty);
                 if !keep {
                     removed += 1;
                 }
@@ -308,9 +357,40 @@ impl Store {
         self.series_count -= removed;
     }
 
-    /// Every series of a signal.
+    /// Every series of a signal, raw points.
     pub fn series(&self, signal: Signal) -> impl Iterator<Item = (&SeriesKey, &Samples)> {
-        self.signals.get(&signal).into_iter().flatten()
+        self.series_at(signal, Resolution::Raw)
+    }
+
+    /// Every series of a signal at a resolution, with its raw points beside a rollup (a reader
+    /// takes from them what the rollup has not gathered yet: its newest, unfinished step).
+    pub fn series_with_raw(
+        &self,
+        signal: Signal,
+        resolution: Resolution,
+    ) -> impl Iterator<Item = (&SeriesKey, &Samples, Option<&Samples>)> {
+        self.signals
+            .get(&signal)
+            .into_iter()
+            .flatten()
+            .map(move |(key, stored)| {
+                let raw = (resolution != Resolution::Raw).then_some(&stored.raw);
+                (key, stored.at(resolution), raw)
+            })
+    }
+
+    /// Every series of a signal at a resolution (a series whose raw points have aged out
+    /// still has its rollups).
+    pub fn series_at(
+        &self,
+        signal: Signal,
+        resolution: Resolution,
+    ) -> impl Iterator<Item = (&SeriesKey, &Samples)> {
+        self.signals
+            .get(&signal)
+            .into_iter()
+            .flatten()
+            .map(move |(key, stored)| (key, stored.at(resolution)))
     }
 
     /// Scrape health of every target, sorted by labels.
@@ -358,25 +438,33 @@ impl Store {
             let samples = match value {
                 Value::Gauge(_) => Samples::Gauge(FloatSeries::new()),
                 Value::Increment(_) => Samples::Counter(FloatSeries::new()),
-                Value::Histogram(_) => Samples::Histogram(Ring::new(max_points)),
+                Value::Histogram(_) => Samples::Histogram(HistogramSeries::new(max_points)),
             };
-            by_key.insert(key.clone(), samples);
+            by_key.insert(key.clone(), Stored::new(samples));
             self.series_count += 1;
         }
-        let Some(samples) = by_key.get_mut(&key) else {
+        let Some(stored) = by_key.get_mut(&key) else {
             return;
         };
-        match (samples, value) {
-            (Samples::Gauge(ring), Value::Gauge(value))
-            | (Samples::Counter(ring), Value::Increment(value)) => ring.push(at_ms, Some(value)),
+        match (&mut stored.raw, &value) {
+            (Samples::Gauge(ring), Value::Gauge(reading))
+            | (Samples::Counter(ring), Value::Increment(reading)) => {
+                ring.push(at_ms, Some(*reading));
+            }
             (Samples::Histogram(ring), Value::Histogram(increment)) => {
                 ring.push(at_ms, Some(increment));
             }
-            (_, value) => warn!(
-                ?signal,
-                value = ?value,
-                "observation kind does not match the series kind; dropped"
-            ),
+            (_, value) => {
+                warn!(
+                    ?signal,
+                    value = ?value,
+                    "observation kind does not match the series kind; dropped"
+                );
+                return;
+            }
+        }
+        for rollup in &mut stored.tiers {
+            rollup.observe(at_ms, Some(&value));
         }
     }
 
@@ -385,10 +473,13 @@ impl Store {
             target: target.clone(),
             detail: detail.clone(),
         };
-        if let Some(samples) = self.signals.get_mut(&signal).and_then(|s| s.get_mut(&key)) {
-            match samples {
+        if let Some(stored) = self.signals.get_mut(&signal).and_then(|s| s.get_mut(&key)) {
+            match &mut stored.raw {
                 Samples::Gauge(ring) | Samples::Counter(ring) => ring.push(at_ms, None),
                 Samples::Histogram(ring) => ring.push(at_ms, None),
+            }
+            for rollup in &mut stored.tiers {
+                rollup.observe(at_ms, None);
             }
         }
     }
@@ -625,7 +716,28 @@ mod tests {
         // Three replicas each bring ReplicasActive, Up and ScrapeDurationSeconds: only three fit.
         assert_eq!(store.series_count(), 3);
         assert!(store.rejected_series() >= 6);
+        // Raw points age out first; the rollups keep the series for their own retention.
         store.expire(1000 + LIMITS.retention_ms + 1);
+        assert_eq!(store.series_count(), 3);
+        assert_eq!(store.series(Signal::Up).count(), 1);
+        assert!(store.series(Signal::Up).all(|(_, samples)| match samples {
+            Samples::Gauge(series) => series.is_empty(),
+            _ => false,
+        }));
+        let week = TIERS[TIERS.len() - 1];
+        // Once the five-minute step has ended (and the grace passed) it is written.
+        store.expire(week.step_ms + ROLLUP_GRACE_MS);
+        assert_eq!(
+            store
+                .series_at(Signal::Up, Resolution::Tier(TIERS.len() - 1))
+                .map(|(_, samples)| match samples {
+                    Samples::Gauge(series) => series.len(),
+                    _ => 0,
+                })
+                .sum::<usize>(),
+            1
+        );
+        store.expire(1000 + week.retention_ms + week.step_ms + 1);
         assert_eq!(store.series_count(), 0);
     }
 
