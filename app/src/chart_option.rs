@@ -1,6 +1,8 @@
 //! A panel as an ECharts option, built with `charming`. Pure: the browser hands the result to
 //! ECharts; tests inspect it natively.
 
+use std::collections::BTreeMap;
+
 use charming::Chart;
 use charming::component::{Axis, Feature, Grid, Legend, Toolbox, ToolboxDataZoom};
 use charming::datatype::{CompositeValue, NumericValue};
@@ -117,6 +119,37 @@ fn percentile_tooltip(unit: Unit, panel: &Panel) -> JsFunction {
     JsFunction::new_with_args("params", &body)
 }
 
+/// A tooltip for the volume panel: the status classes drawn, then the exact status codes at
+/// that time (kept out of the plot: drawing them, even invisibly, costs as much as any line).
+fn codes_tooltip(unit: Unit, panel: &Panel) -> JsFunction {
+    let mut by_time: BTreeMap<i64, Vec<(u16, f64)>> = BTreeMap::new();
+    for line in &panel.series {
+        if let SeriesId::Code(code) = line.id {
+            for Point(time, value) in &line.points {
+                if let Some(value) = value.filter(|v| *v > 0.0) {
+                    by_time.entry(*time).or_default().push((code, value));
+                }
+            }
+        }
+    }
+    let table = serde_json::to_string(&by_time).unwrap_or_else(|_| "{}".into());
+    let body = format!(
+        "var f = function(v) {{ {format} }}; var codes = {table}; \
+         if (!params.length) return ''; \
+         var t = params[0].value[0]; \
+         var out = '<div style=\"margin-bottom:4px\">' + new Date(t).toLocaleString() + '</div>'; \
+         for (var k = 0; k < params.length; k++) {{ var p = params[k]; if (p.value[1] == null) continue; \
+           out += p.marker + p.seriesName + ' <b>' + f(p.value[1]) + '</b><br/>'; }} \
+         var list = codes[t]; \
+         if (list && list.length) {{ out += '<div style=\"margin-top:4px;opacity:.75\">'; \
+           for (var i = 0; i < list.length; i++) out += list[i][0] + ': ' + f(list[i][1]) + '<br/>'; \
+           out += '</div>'; }} \
+         return out;",
+        format = formatter_body(unit),
+    );
+    JsFunction::new_with_args("params", &body)
+}
+
 fn is_percentile_panel(panel: &Panel) -> bool {
     panel.series.iter().any(|s| {
         matches!(
@@ -135,8 +168,14 @@ pub fn chart(panel: &Panel, spec: &PanelSpec, theme: Theme, start_ms: i64, end_m
         .axis_pointer(AxisPointer::new().type_(AxisPointerType::Line))
         .background_color(colors.tooltip_background)
         .border_color(colors.tooltip_border);
+    let has_codes = panel
+        .series
+        .iter()
+        .any(|s| matches!(s.id, SeriesId::Code(_)));
     tooltip = if is_percentile_panel(panel) && spec.unit != Unit::Replicas {
         tooltip.formatter(percentile_tooltip(spec.unit, panel))
+    } else if has_codes {
+        tooltip.formatter(codes_tooltip(spec.unit, panel))
     } else {
         tooltip.value_formatter(JsFunction::new_with_args("v", formatter_body(spec.unit)))
     };
@@ -219,6 +258,10 @@ pub fn chart(panel: &Panel, spec: &PanelSpec, theme: Theme, start_ms: i64, end_m
     }
     for (index, line) in series.into_iter().enumerate() {
         let style = series_style(&line.id);
+        if !style.drawn {
+            // In the tooltip only (see `codes_tooltip`).
+            continue;
+        }
         let color = style.color(theme);
         if spec.shape == Shape::Bars && style.drawn {
             chart = chart.series(
@@ -384,8 +427,8 @@ mod tests {
         .expect("chart serialises");
         assert_eq!(option["series"][0]["stack"], "total");
         assert_eq!(option["series"][0]["itemStyle"]["color"], "#E5484D");
-        assert_eq!(option["series"][1]["lineStyle"]["opacity"], 0.0);
-        assert!(option["series"][1]["stack"].is_null());
+        // The exact code is not drawn; the tooltip lists it.
+        assert_eq!(option["series"].as_array().map(Vec::len), Some(1));
         assert_eq!(
             option["legend"]["data"],
             serde_json::json!([{"name": "5xx"}])
