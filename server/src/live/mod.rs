@@ -123,6 +123,23 @@ struct Stream {
     recent: VecDeque<(u64, Frame)>,
     sender: broadcast::Sender<Frame>,
     idle_since: Option<Instant>,
+    /// When the view is next recomputed, Unix milliseconds.
+    due_ms: i64,
+}
+
+/// How often a view is recomputed: every tick for live windows whose step is a few seconds,
+/// less often as the step grows (a 7-day view with hourly points moves every two minutes),
+/// and once a minute for an absolute range that ended (only late data can change it).
+pub fn refresh_interval_ms(view: &View, now_ms: i64, tick_ms: i64) -> i64 {
+    let tick_ms = tick_ms.max(1);
+    if view
+        .filter
+        .absolute()
+        .is_some_and(|(_, to)| to < now_ms - view.step_ms)
+    {
+        return 60_000.max(tick_ms);
+    }
+    (view.step_ms / 30).clamp(tick_ms, 120_000.max(tick_ms))
 }
 
 impl Stream {
@@ -202,6 +219,8 @@ impl Hub {
                         .map_err(|_| HubError::Closed)?;
                 let (sender, _) = broadcast::channel(self.settings.viewer_buffer.max(1));
                 self.next_id += 1;
+                let now = now_ms();
+                let due_ms = now + refresh_interval_ms(&view, now, self.tick_ms());
                 self.streams.push(Stream {
                     id: StreamId(self.next_id),
                     filter,
@@ -210,6 +229,7 @@ impl Hub {
                     recent: VecDeque::new(),
                     sender,
                     idle_since: None,
+                    due_ms,
                 });
                 self.streams.len() - 1
             }
@@ -235,15 +255,25 @@ impl Hub {
         })
     }
 
+    fn tick_ms(&self) -> i64 {
+        i64::try_from(self.settings.tick.as_millis()).unwrap_or(i64::MAX)
+    }
+
     async fn refresh(&mut self) {
         let now = now_ms();
+        let tick_ms = self.tick_ms();
         for index in 0..self.streams.len() {
+            // A little early rather than a tick late.
+            if self.streams[index].due_ms > now + tick_ms / 2 {
+                continue;
+            }
             let filter = self.streams[index].filter.clone();
             let view = match query::view_from(&self.store, filter, now, self.settings.query).await {
                 Ok(view) => view,
                 Err(_) => return,
             };
             let stream = &mut self.streams[index];
+            stream.due_ms = now + refresh_interval_ms(&view, now, tick_ms);
             let delta = diff::diff(&stream.view, &view);
             let moved =
                 delta.start_ms != stream.view.start_ms || delta.end_ms != stream.view.end_ms;
@@ -328,4 +358,56 @@ pub fn spawn(
         }
     });
     (HubHandle { commands }, task)
+}
+
+#[cfg(test)]
+mod tests {
+    use app::wire::{Filter, TimeRange};
+
+    use super::*;
+
+    fn view(filter: Filter, step_ms: i64) -> View {
+        View {
+            filter,
+            start_ms: 0,
+            end_ms: 0,
+            step_ms,
+            deployments: Vec::new(),
+            panels: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn long_and_finished_ranges_refresh_less_often() {
+        let live = |range, step| {
+            let filter = Filter {
+                range,
+                ..Filter::default()
+            };
+            refresh_interval_ms(&view(filter, step), 10_000_000, 1000)
+        };
+        assert_eq!(live(TimeRange::Last5m, 1000), 1000);
+        assert_eq!(live(TimeRange::Last1h, 15_000), 1000);
+        assert_eq!(live(TimeRange::Last24h, 300_000), 10_000);
+        assert_eq!(live(TimeRange::Last7d, 3_600_000), 120_000);
+        let past = Filter {
+            from_ms: Some(1_000_000),
+            to_ms: Some(2_000_000),
+            ..Filter::default()
+        };
+        assert_eq!(
+            refresh_interval_ms(&view(past, 5000), 10_000_000, 1000),
+            60_000
+        );
+        // An absolute range reaching now is live.
+        let recent = Filter {
+            from_ms: Some(9_000_000),
+            to_ms: Some(10_000_000),
+            ..Filter::default()
+        };
+        assert_eq!(
+            refresh_interval_ms(&view(recent, 5000), 10_000_000, 1000),
+            1000
+        );
+    }
 }
