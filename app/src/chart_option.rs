@@ -116,7 +116,33 @@ fn percentile_tooltip(unit: Unit, panel: &Panel) -> JsFunction {
          return out + {source};",
         format = formatter_body(unit),
     );
-    JsFunction::new_with_args("params", &body)
+    compiled("params", &body)
+}
+
+/// Most functions kept compiled (in the browser a `JsFunction` is a compiled JavaScript function).
+const COMPILED_CACHE: usize = 128;
+
+thread_local! {
+    static COMPILED: std::cell::RefCell<std::collections::HashMap<(String, String), JsFunction>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// A function compiled once per distinct source: every chart needs the same formatters once a
+/// second, and compiling them again each time showed in the page's CPU profile.
+fn compiled(args: &str, body: &str) -> JsFunction {
+    COMPILED.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let key = (args.to_owned(), body.to_owned());
+        if let Some(function) = cache.get(&key) {
+            return function.clone();
+        }
+        if cache.len() >= COMPILED_CACHE {
+            cache.clear();
+        }
+        let function = JsFunction::new_with_args(args, body);
+        cache.insert(key, function.clone());
+        function
+    })
 }
 
 /// A tooltip for the volume panel: the status classes drawn, then the exact status codes at
@@ -177,7 +203,7 @@ pub fn chart(panel: &Panel, spec: &PanelSpec, theme: Theme, start_ms: i64, end_m
     } else if has_codes {
         tooltip.formatter(codes_tooltip(spec.unit, panel))
     } else {
-        tooltip.value_formatter(JsFunction::new_with_args("v", formatter_body(spec.unit)))
+        tooltip.value_formatter(compiled("v", formatter_body(spec.unit)))
     };
     // Series drawn one per member (replica, GPU) read better without a stack.
     let per_member = panel
@@ -246,9 +272,12 @@ pub fn chart(panel: &Panel, spec: &PanelSpec, theme: Theme, start_ms: i64, end_m
                 .name_gap(10)
                 .min(0)
                 .split_number(4)
-                .axis_label(AxisLabel::new().color(colors.text).font_size(11).formatter(
-                    JsFunction::new_with_args("v", axis_formatter_body(spec.unit)),
-                ))
+                .axis_label(
+                    AxisLabel::new()
+                        .color(colors.text)
+                        .font_size(11)
+                        .formatter(compiled("v", axis_formatter_body(spec.unit))),
+                )
                 .split_line(SplitLine::new().line_style(LineStyle::new().color(colors.grid_line)))
         });
     // Drawn in reverse for percentiles so p99 (darkest, thickest) is on top.
@@ -288,6 +317,8 @@ pub fn chart(panel: &Panel, spec: &PanelSpec, theme: Theme, start_ms: i64, end_m
             .show_symbol(sparse && style.drawn)
             .symbol(if sparse { Symbol::Circle } else { Symbol::None })
             .symbol_size(4)
+            // No hover effects per series (the tooltip follows the axis): less work per update.
+            .silent(true)
             .line_style(line_style)
             .item_style(ItemStyle::new().color(color))
             .data(points(&line.points));

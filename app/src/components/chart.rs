@@ -87,8 +87,8 @@ fn draw(
     }
 
     /// Draws `option`. When the panel, theme or set of series changed (`shape`), the whole
-    /// option is replaced; otherwise the series are replaced and the rest merged, so ECharts
-    /// keeps its components (axes, legend, tooltip) — much cheaper once a second.
+    /// option is replaced; otherwise (the same series in the same order) it is merged, so
+    /// ECharts updates its components and series in place — much cheaper once a second.
     fn apply(drawn: &mut Drawn, option: &charming::Chart, shape: String) -> Result<(), JsValue> {
         let replace_all = drawn.shape != shape;
         drawn.shape = shape;
@@ -104,10 +104,14 @@ fn draw(
         if replace_all {
             js_sys::Reflect::set(&settings, &"notMerge".into(), &JsValue::TRUE)?;
         } else {
-            let replaced = js_sys::Array::of1(&"series".into());
-            js_sys::Reflect::set(&settings, &"replaceMerge".into(), &replaced)?;
+            // Rendered on the next animation frame, with the other charts' updates.
+            js_sys::Reflect::set(&settings, &"lazyUpdate".into(), &JsValue::TRUE)?;
         }
         call(&drawn.chart, "setOption", &[&option, &settings])?;
+        if !replace_all {
+            // The toolbox, and the zoom tool switched on in it, survived the merge.
+            return Ok(());
+        }
         // Dragging selects a range (the toolbox's zoom tool, always on).
         let action = js_sys::Object::new();
         js_sys::Reflect::set(&action, &"type".into(), &"takeGlobalCursor".into())?;
