@@ -370,6 +370,13 @@ async fn metrics(State(state): State<Arc<ReplicaState>>) -> impl IntoResponse {
         &[(gpu, GPU_TOTAL_BYTES as f64)],
         &mut page,
     );
+    // A family no adapter knows, as model servers export many: kept raw, browsable by name.
+    render_gauge(
+        "demo_scheduler_tokens_in_flight",
+        "Tokens of context held by requests in flight.",
+        &[("", kv_tokens as f64)],
+        &mut page,
+    );
     if profile.kv_capacity_tokens > 0 {
         render_gauge(
             "inferscope_kv_cache_usage_ratio",

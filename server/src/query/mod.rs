@@ -15,6 +15,7 @@
 //! The window is `max(step, 5 × scrape interval)`, the lookback `max(step, 2 × scrape interval)`.
 
 pub mod math;
+pub mod raw;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

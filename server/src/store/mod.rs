@@ -293,6 +293,13 @@ impl Store {
         }
     }
 
+    /// Every raw series of every target, in no particular order.
+    pub fn all_raw_series(&self) -> impl Iterator<Item = (&TargetLabels, &RawSeries)> {
+        self.raw
+            .iter()
+            .flat_map(|(target, series)| series.values().map(move |one| (target, one)))
+    }
+
     /// Every raw series of a target (families no adapter knows), in no particular order.
     pub fn raw_series(&self, target: &TargetLabels) -> impl Iterator<Item = &RawSeries> {
         self.raw

@@ -83,6 +83,8 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(api::healthz))
         .route(VIEW_PATH, get(api::view))
         .route(TARGETS_PATH, get(api::targets))
+        .route("/api/v1/families", get(api::families))
+        .route("/api/v1/family", get(api::family))
         .route(LIVE_PATH, get(live::upgrade))
         .leptos_routes_with_context(
             &state,
