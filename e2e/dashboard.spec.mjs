@@ -352,3 +352,25 @@ test('the targets page shows every target with its scrape health', async ({ page
   await expect(first.nth(7)).toHaveText(/^[\d,]+$/);
   await page.screenshot({ path: `${SHOTS}/targets.png`, fullPage: true });
 });
+
+test('families no adapter knows are listed and charted by name', async ({ page, request }) => {
+  await waitForData(request, 'environment=production&deployment=chat-llm&range=5m');
+  await page.goto(`${BASE}/?environment=production&deployment=chat-llm&range=5m`);
+  await page.click('a.nav-link[href="/families"]');
+  await expect(page).toHaveURL(/\/families$/);
+  const row = page.locator('tr[data-family="demo_scheduler_tokens_in_flight"]');
+  await expect(row).toBeVisible({ timeout: 20_000 });
+  // One series per demo replica that exports it, across every deployment.
+  await expect(row.locator('td').nth(1)).toHaveText(/^\d+$/);
+  await row.locator('a').click();
+  await expect(page).toHaveURL(/name=demo_scheduler_tokens_in_flight/);
+  await expect(page.locator('section.family h2')).toHaveText('demo_scheduler_tokens_in_flight');
+  await expect
+    .poll(async () => (await page.evaluate(chartStats, ['family'])).family.points, { timeout: 20_000 })
+    .toBeGreaterThan(0);
+  const names = (await page.evaluate(chartStats, ['family'])).family.series;
+  // A line per target, named by its replica (the family has no labels of its own).
+  // (with the environment, as replica names repeat across environments).
+  expect(names.some((name) => /^production\/chat-llm-\d+$/.test(name))).toBe(true);
+  await page.screenshot({ path: `${SHOTS}/families.png`, fullPage: true });
+});

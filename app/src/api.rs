@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
-use crate::wire::{Filter, TargetHealth, View};
+use crate::wire::{Family, FamilyView, Filter, TargetHealth, View};
 
 /// The current view for a filter.
 #[server(prefix = "/api/fn", input = Json)]
@@ -20,4 +20,24 @@ pub async fn load_targets() -> Result<Vec<TargetHealth>, ServerFnError> {
     let source = use_context::<crate::ssr::ViewSourceHandle>()
         .ok_or_else(|| ServerFnError::new("the server provides no view source"))?;
     source.0.targets().await.map_err(ServerFnError::new)
+}
+
+/// Families no adapter knows, in scope of `filter`.
+#[server(prefix = "/api/fn", input = Json)]
+pub async fn load_families(filter: Filter) -> Result<Vec<Family>, ServerFnError> {
+    let source = use_context::<crate::ssr::ViewSourceHandle>()
+        .ok_or_else(|| ServerFnError::new("the server provides no view source"))?;
+    source.0.families(filter).await.map_err(ServerFnError::new)
+}
+
+/// One family's series for `filter`.
+#[server(prefix = "/api/fn", input = Json)]
+pub async fn load_family(filter: Filter, name: String) -> Result<FamilyView, ServerFnError> {
+    let source = use_context::<crate::ssr::ViewSourceHandle>()
+        .ok_or_else(|| ServerFnError::new("the server provides no view source"))?;
+    source
+        .0
+        .family(filter, name)
+        .await
+        .map_err(ServerFnError::new)
 }

@@ -71,7 +71,7 @@ fn formatter_body(unit: Unit) -> &'static str {
             "if (v == null || isNaN(v)) return '–'; \
              return Math.round(v).toLocaleString() + ' tokens';"
         }
-        Unit::Replicas | Unit::Requests => {
+        Unit::Replicas | Unit::Requests | Unit::Plain => {
             "if (v == null || isNaN(v)) return '–'; \
              return (v < 10 ? +v.toFixed(1) : Math.round(v)).toLocaleString();"
         }

@@ -23,6 +23,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
 use pages::dashboard::Dashboard;
+use pages::families::FamiliesPage;
 use pages::targets::TargetsPage;
 
 /// The HTML document around the app (server side).
@@ -61,6 +62,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
                     <Route path=path!("") view=Dashboard ssr=SsrMode::Async/>
                     <Route path=path!("/targets") view=TargetsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/families") view=FamiliesPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -61,6 +61,8 @@ pub enum Unit {
     Cores,
     /// A share, 0–1 (shown as %).
     Ratio,
+    /// A value as exported, unit unknown (families no adapter knows).
+    Plain,
 }
 
 impl Unit {
@@ -68,7 +70,7 @@ impl Unit {
     pub fn axis_label(self) -> &'static str {
         match self {
             Unit::RequestsPerSecond => "req/s",
-            Unit::Seconds | Unit::Bytes | Unit::Ratio => "",
+            Unit::Seconds | Unit::Bytes | Unit::Ratio | Unit::Plain => "",
             Unit::Replicas => "replicas",
             Unit::Requests => "requests",
             Unit::Tokens => "tokens",
@@ -85,7 +87,7 @@ impl Unit {
             Unit::Ratio => format::percent(value),
             Unit::Cores => format!("{} cores", format::number(value)),
             Unit::Tokens => format!("{} tokens", format::number(value)),
-            Unit::Replicas | Unit::Requests => format::number(value),
+            Unit::Replicas | Unit::Requests | Unit::Plain => format::number(value),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::pin::Pin;
 
 use std::sync::Arc;
 
-use crate::wire::{Filter, TargetHealth, View};
+use crate::wire::{Family, FamilyView, Filter, TargetHealth, View};
 
 /// A boxed future answering the server rendering.
 pub type Answer<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send>>;
@@ -20,6 +20,12 @@ pub trait ViewSource: Send + Sync + 'static {
 
     /// Scrape health of every target.
     fn targets(&self) -> Answer<Vec<TargetHealth>>;
+
+    /// Families no adapter knows, in scope of `filter`.
+    fn families(&self, filter: Filter) -> Answer<Vec<Family>>;
+
+    /// One such family's series for `filter`.
+    fn family(&self, filter: Filter, name: String) -> Answer<FamilyView>;
 }
 
 /// A shareable [`ViewSource`], provided as context by the server.

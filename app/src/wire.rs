@@ -562,6 +562,49 @@ pub enum ErrorCode {
     Overloaded,
 }
 
+/// A family no adapter knows, as `/api/v1/families` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Family {
+    /// The metric name.
+    pub name: String,
+    /// Series with this name in scope.
+    pub series: usize,
+    /// Targets exporting it.
+    pub targets: usize,
+}
+
+/// One series of such a family on a view grid.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FamilySeries {
+    /// Environment label of the target.
+    pub environment: String,
+    /// Deployment label of the target.
+    pub deployment: String,
+    /// Replica label of the target (empty for a deployment-level exporter).
+    pub replica: String,
+    /// The series as exported: `name{labels}`.
+    pub series: String,
+    /// `[time_ms, value]`; `null` where the series had no value.
+    pub points: Vec<Point>,
+}
+
+/// One family's series for a filter and range, as `/api/v1/family` returns them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FamilyView {
+    /// The family's name.
+    pub name: String,
+    /// First point.
+    pub start_ms: i64,
+    /// Last point.
+    pub end_ms: i64,
+    /// Distance between points.
+    pub step_ms: i64,
+    /// The series, sorted by target and name.
+    pub series: Vec<FamilySeries>,
+    /// Whether more series matched than were returned.
+    pub truncated: bool,
+}
+
 /// Scrape health of one target, as the targets API returns it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TargetHealth {

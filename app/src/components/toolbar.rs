@@ -204,6 +204,7 @@ pub fn Toolbar(
                         })
                 }}
             </nav>
+            <a class="nav-link" href="/families">"Other metrics"</a>
             <a class="nav-link" href="/targets">"Targets"</a>
             <div class="connection" data-state=state_name role="status" aria-live="polite">
                 <span class="dot"></span>

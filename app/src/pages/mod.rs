@@ -1,4 +1,5 @@
 //! Pages, one module each.
 
 pub mod dashboard;
+pub mod families;
 pub mod targets;

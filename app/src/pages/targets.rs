@@ -48,6 +48,7 @@ pub fn TargetsPage() -> impl IntoView {
             <h1 class="page-title">"Targets"</h1>
             <div class="spacer"></div>
             <a class="nav-link" href="/">"Dashboard"</a>
+            <a class="nav-link" href="/families">"Other metrics"</a>
         </header>
         <Transition fallback=move || view! { <div class="loading">"Loading…"</div> }>
             {move || Suspend::new(async move {

@@ -7,59 +7,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use app::wire::{Filter, Point};
-use serde::Serialize;
+use app::wire::Filter;
+pub use app::wire::{Family, FamilySeries, FamilyView};
 
 use super::{Grid, QuerySettings, Source, gauge_line, matches, points, read};
 use crate::store::Store;
 
 /// Most families listed.
 pub const MAX_FAMILIES: usize = 5000;
-/// Most series of one family returned.
+/// Most series of one family returned (`truncated` says when more matched).
 pub const MAX_FAMILY_SERIES: usize = 100;
-
-/// One family no adapter knows.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Family {
-    /// The metric name.
-    pub name: String,
-    /// Series with this name in scope.
-    pub series: usize,
-    /// Targets exporting it.
-    pub targets: usize,
-}
-
-/// One series of a family on the grid.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct FamilySeries {
-    /// Environment label of the target.
-    pub environment: String,
-    /// Deployment label of the target.
-    pub deployment: String,
-    /// Replica label of the target (empty for a deployment-level exporter).
-    pub replica: String,
-    /// The series as exported: `name{labels}`.
-    pub series: String,
-    /// `[time_ms, value]`; `null` where the series had no value.
-    pub points: Vec<Point>,
-}
-
-/// One family's series for a filter and range.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct FamilyView {
-    /// The family's name.
-    pub name: String,
-    /// First point.
-    pub start_ms: i64,
-    /// Last point.
-    pub end_ms: i64,
-    /// Distance between points.
-    pub step_ms: i64,
-    /// The series, sorted by target and name, at most [`MAX_FAMILY_SERIES`].
-    pub series: Vec<FamilySeries>,
-    /// Whether more series than that matched.
-    pub truncated: bool,
-}
 
 /// The metric name of a raw series (`name{labels}` or `name`).
 pub fn family_name(series: &str) -> &str {

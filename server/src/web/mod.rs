@@ -69,6 +69,31 @@ impl ViewSource for StoreViews {
                 .map_err(|error| error.to_string())
         })
     }
+
+    fn families(&self, filter: Filter) -> Answer<Vec<app::wire::Family>> {
+        let store = self.store.clone();
+        Box::pin(async move {
+            store
+                .read(move |store| query::raw::families(store, &filter))
+                .await
+                .map_err(|error| error.to_string())
+        })
+    }
+
+    fn family(&self, filter: Filter, name: String) -> Answer<app::wire::FamilyView> {
+        let store = self.store.clone();
+        let settings = self.query;
+        Box::pin(async move {
+            if name.is_empty() || name.len() > 256 {
+                return Err("name is required: a metric name of up to 256 bytes".to_owned());
+            }
+            let now = now_ms();
+            store
+                .read(move |store| query::raw::family_view(store, &filter, &name, now, settings))
+                .await
+                .map_err(|error| error.to_string())
+        })
+    }
 }
 
 /// The whole HTTP application.
