@@ -28,8 +28,11 @@ pub enum UnknownRange {
     /// `range` is not one of the offered windows.
     #[error("unknown range {0:?}: use 5m, 15m, 1h, 6h, 24h or 7d")]
     Range(String),
-    /// `from` or `to` is not a time in Unix milliseconds, or `from` is not before `to`.
-    #[error("invalid absolute range: from and to must be Unix milliseconds with from before to")]
+    /// `from` or `to` is not a time in Unix milliseconds (up to year 9999), or `from` is not
+    /// before `to`.
+    #[error(
+        "invalid absolute range: from and to must be Unix milliseconds (0 to year 9999) with from before to"
+    )]
     Absolute,
     /// `split` names a panel that does not exist.
     #[error("unknown panel {0:?} in split")]
@@ -55,8 +58,10 @@ pub fn parse_filter(params: &FilterParams<'_>) -> Result<Filter, UnknownRange> {
             None => Ok(None),
             Some(text) => text
                 .parse::<i64>()
+                .ok()
+                .filter(|time| (0..=crate::wire::MAX_TIME_MS).contains(time))
                 .map(Some)
-                .map_err(|_| UnknownRange::Absolute),
+                .ok_or(UnknownRange::Absolute),
         }
     };
     let (from_ms, to_ms) = match (time(params.from)?, time(params.to)?) {
@@ -164,10 +169,19 @@ mod tests {
         })
         .expect("valid");
         assert_eq!(absolute.absolute(), Some((1000, 5000)));
+        // A filter that skipped the URL (a WebSocket subscribe) is held to the same bounds.
+        let unbounded = Filter {
+            from_ms: Some(0),
+            to_ms: Some(i64::MAX),
+            ..Filter::default()
+        };
+        assert_eq!(unbounded.absolute(), None);
         for (from, to) in [
             (Some("5"), Some("1")),
             (Some("x"), Some("1")),
             (Some("1"), None),
+            (Some("-5"), Some("1")),
+            (Some("1"), Some("9223372036854775807")),
         ] {
             assert_eq!(
                 parse_filter(&FilterParams {

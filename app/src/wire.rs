@@ -54,11 +54,18 @@ pub struct Filter {
     pub split: Vec<PanelId>,
 }
 
+/// The latest time an absolute range may name: the end of year 9999, Unix milliseconds. Bounds
+/// every sum a grid makes from it.
+pub const MAX_TIME_MS: i64 = 253_402_300_799_999;
+
 impl Filter {
-    /// The absolute range `(from_ms, to_ms)`, when one is set and not empty.
+    /// The absolute range `(from_ms, to_ms)`, when one is set, not empty, and within
+    /// `0..=MAX_TIME_MS` (a filter from any source — URL, WebSocket — is read through here).
     pub fn absolute(&self) -> Option<(i64, i64)> {
         match (self.from_ms, self.to_ms) {
-            (Some(from), Some(to)) if to > from => Some((from, to)),
+            (Some(from), Some(to)) if 0 <= from && from < to && to <= MAX_TIME_MS => {
+                Some((from, to))
+            }
             _ => None,
         }
     }

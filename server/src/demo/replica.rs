@@ -10,7 +10,8 @@
 //! plus KV cache per token in flight, on an 80 GiB device.
 //!
 //! `POST /v1/predict` with `{"prompt_tokens": N, "max_tokens": M}`:
-//! - malformed JSON → 400, a prompt longer than the context → 422, still loading → 503,
+//! - malformed JSON → 400, a prompt longer than the context or `max_tokens` above
+//!   [`MAX_OUTPUT_TOKENS`] → 422, still loading → 503,
 //!   an occasional internal failure → 500;
 //! - otherwise a first chunk after the prefill time, then one chunk per ten output tokens.
 
@@ -67,6 +68,9 @@ pub struct ModelProfile {
     /// Simulated GPU: requests in the model at once that keep it fully busy.
     pub gpu_full_batch: f64,
 }
+
+/// Most tokens one request may ask to generate (each is held in memory while in flight).
+pub const MAX_OUTPUT_TOKENS: u32 = 16_384;
 
 /// Memory of the simulated GPU, bytes (an 80 GiB device).
 pub const GPU_TOTAL_BYTES: u64 = 80 * 1024 * 1024 * 1024;
@@ -466,6 +470,12 @@ async fn predict(State(state): State<Arc<ReplicaState>>, body: Bytes) -> Respons
         }
     };
     let profile = state.profile;
+    if request.max_tokens > MAX_OUTPUT_TOKENS {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "max_tokens is above the model's output limit",
+        );
+    }
     if request.prompt_tokens > profile.max_context_tokens {
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -529,4 +539,50 @@ async fn predict(State(state): State<Arc<ReplicaState>>, body: Bytes) -> Respons
         Body::from_stream(stream),
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROFILE: ModelProfile = ModelProfile {
+        max_context_tokens: 100,
+        overhead: Duration::from_millis(1),
+        prefill_per_token: Duration::ZERO,
+        decode_per_token: Duration::from_micros(10),
+        bytes_per_token: 1,
+        first_chunk_bytes: 1,
+        failure_rate: 0.0,
+        contention_per_request: 0.0,
+        cpu_per_token: Duration::ZERO,
+        host_weights_bytes: 1024,
+        host_bytes_per_token: 1024,
+        gpu_weights_bytes: 0,
+        gpu_kv_bytes_per_token: 0,
+        kv_capacity_tokens: 0,
+        gpu_full_batch: 1.0,
+    };
+
+    #[tokio::test]
+    async fn asking_for_more_output_than_the_limit_is_refused_before_any_allocation() {
+        let replica = Replica::start("r-1".into(), PROFILE, Duration::ZERO, 1)
+            .await
+            .expect("replica starts");
+        let client = reqwest::Client::new();
+        let url = format!("http://{}/v1/predict", replica.addr);
+        let ask = |max_tokens: u64| {
+            client
+                .post(&url)
+                .body(format!(
+                    "{{\"prompt_tokens\":5,\"max_tokens\":{max_tokens}}}"
+                ))
+                .send()
+        };
+        let refused = ask(u64::from(MAX_OUTPUT_TOKENS) + 1).await.expect("answer");
+        assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let served = ask(20).await.expect("answer");
+        assert_eq!(served.status(), StatusCode::OK);
+        assert_eq!(served.bytes().await.expect("body").len(), 1 + 20);
+        replica.stop().await;
+    }
 }
