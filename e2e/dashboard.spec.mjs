@@ -172,6 +172,12 @@ const TABS = {
 };
 const ALL_PANELS = [...CARDS, ...Object.values(TABS).flat()];
 
+// The cards whose chart holds no point.
+async function cardsWithoutPoints(page) {
+  const stats = await page.evaluate(chartStats, CARDS);
+  return CARDS.filter((key) => stats[key].points === 0);
+}
+
 // The time span a chart's x axis shows, in milliseconds.
 function axisSpan(key) {
   const chart = window.echarts.getInstanceByDom(document.getElementById(`chart-${key}`));
@@ -204,12 +210,7 @@ test('every panel has data on the demo fleet, over 24 h and a dragged zoom', asy
   await page.setViewportSize({ width: 1440, height: 900 });
   await page.goto(`${BASE}/?${query}`);
   await expect(page.locator('.connection')).toHaveAttribute('data-state', 'live', { timeout: 30_000 });
-  await expect
-    .poll(async () => {
-      const stats = await page.evaluate(chartStats, CARDS);
-      return CARDS.filter((key) => stats[key].points === 0);
-    }, { timeout: 30_000 })
-    .toEqual([]);
+  await expect.poll(() => cardsWithoutPoints(page), { timeout: 30_000 }).toEqual([]);
   for (const card of CARDS) {
     await expect(page.locator(`[data-card="${card}"] .now`)).not.toHaveText(/no data/);
   }
@@ -243,12 +244,7 @@ test('every panel has data on the demo fleet, over 24 h and a dragged zoom', asy
       return Math.round((span.max - span.min) / 60_000);
     }, { timeout: 15_000 })
     .toBe(DAY / 60_000);
-  await expect
-    .poll(async () => {
-      const stats = await page.evaluate(chartStats, CARDS);
-      return CARDS.filter((key) => stats[key].points === 0);
-    }, { timeout: 30_000 })
-    .toEqual([]);
+  await expect.poll(() => cardsWithoutPoints(page), { timeout: 30_000 }).toEqual([]);
   await page.screenshot({ path: `${SHOTS}/dashboard-24h.png`, fullPage: true });
   await page.click('a.range[data-range="5m"]');
   await expect(page).toHaveURL(/range=5m/);

@@ -7,6 +7,7 @@ use leptos::prelude::*;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_location, use_navigate};
 
+use super::brand::Brand;
 use crate::live::{ConnectionState, LiveView};
 use crate::panels::Theme;
 use crate::url::filter_query;
@@ -115,14 +116,7 @@ pub fn Toolbar(
 
     view! {
         <header class="topbar">
-            <a class="brand" href="/" aria-label="inferscope home">
-                <svg class="logo" viewBox="0 0 24 24" aria-hidden="true">
-                    <rect x="2" y="2" width="20" height="20" rx="6"></rect>
-                    <path d="M7 15l3-4 3 3 4-6" fill="none" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"></path>
-                </svg>
-                <span>"inferscope"</span>
-            </a>
-            <span class="crumb-sep" aria-hidden="true">"/"</span>
+            <Brand/>
             <label class="picker">
                 <span class="picker-label">"Environment"</span>
                 <select name="environment" on:change=on_environment>

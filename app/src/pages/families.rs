@@ -1,6 +1,7 @@
 //! The families page: metric families no adapter knows, kept as exported, listed by name; one
 //! chosen (`?name=`) is charted, a line per series, refreshed every five seconds.
 
+use crate::components::brand::Brand;
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -113,14 +114,7 @@ pub fn FamiliesPage() -> impl IntoView {
     };
     view! {
         <header class="topbar">
-            <a class="brand" href="/" aria-label="inferscope dashboard">
-                <svg class="logo" viewBox="0 0 24 24" aria-hidden="true">
-                    <rect x="2" y="2" width="20" height="20" rx="6"></rect>
-                    <path d="M7 15l3-4 3 3 4-6" fill="none" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"></path>
-                </svg>
-                <span>"inferscope"</span>
-            </a>
-            <span class="crumb-sep" aria-hidden="true">"/"</span>
+            <Brand/>
             <h1 class="page-title">"Other metrics"</h1>
             <div class="spacer"></div>
             <a class="nav-link" href="/">"Dashboard"</a>

@@ -1,5 +1,6 @@
 //! The targets page: every scrape target with its health, refreshed every five seconds.
 
+use crate::components::brand::Brand;
 use leptos::prelude::*;
 
 use crate::api::load_targets;
@@ -37,14 +38,7 @@ pub fn TargetsPage() -> impl IntoView {
     let targets = Resource::new(move || clock.get(), |_| load_targets());
     view! {
         <header class="topbar">
-            <a class="brand" href="/" aria-label="inferscope dashboard">
-                <svg class="logo" viewBox="0 0 24 24" aria-hidden="true">
-                    <rect x="2" y="2" width="20" height="20" rx="6"></rect>
-                    <path d="M7 15l3-4 3 3 4-6" fill="none" stroke-width="2" stroke-linecap="round" stroke-linejoin="round"></path>
-                </svg>
-                <span>"inferscope"</span>
-            </a>
-            <span class="crumb-sep" aria-hidden="true">"/"</span>
+            <Brand/>
             <h1 class="page-title">"Targets"</h1>
             <div class="spacer"></div>
             <a class="nav-link" href="/">"Dashboard"</a>
