@@ -6,6 +6,7 @@ pub mod api;
 pub mod chart_option;
 pub mod clock;
 pub mod components;
+pub mod embed;
 pub mod format;
 pub mod live;
 pub mod pages;

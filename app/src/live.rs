@@ -32,6 +32,8 @@ pub struct LiveView {
     pub last_message_ms: RwSignal<Option<f64>>,
     /// Messages received on the current stream (snapshots and deltas).
     pub messages: RwSignal<u64>,
+    /// Why the server refused this page's token or filter (expired, out of scope); no retry.
+    pub refusal: RwSignal<Option<String>>,
 }
 
 /// Starts following `filter` live.
@@ -41,6 +43,7 @@ pub fn connect(filter: Memo<Filter>) -> LiveView {
         state: RwSignal::new(ConnectionState::Connecting),
         last_message_ms: RwSignal::new(None),
         messages: RwSignal::new(0),
+        refusal: RwSignal::new(None),
     };
     run(live, filter);
     live
@@ -83,6 +86,8 @@ mod browser {
         spawn_local(connection_loop(live, filter, changes));
     }
 
+    /// The live endpoint on this page's host, carrying the page's signed-link token (if any):
+    /// a browser cannot set headers on a WebSocket.
     fn live_url() -> Option<String> {
         let location = window().location();
         let scheme = if location.protocol().ok()? == "https:" {
@@ -90,7 +95,21 @@ mod browser {
         } else {
             "ws"
         };
-        Some(format!("{scheme}://{}{LIVE_PATH}", location.host().ok()?))
+        let mut url = format!("{scheme}://{}{LIVE_PATH}", location.host().ok()?);
+        let token = location
+            .search()
+            .ok()
+            .and_then(|search| web_sys::UrlSearchParams::new_with_str(&search).ok())
+            .and_then(|params| params.get("token"));
+        if let Some(token) = token.filter(|token| {
+            token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        }) {
+            url.push_str("?token=");
+            url.push_str(&token);
+        }
+        Some(url)
     }
 
     async fn sleep(duration: Duration) {
@@ -234,8 +253,13 @@ mod browser {
                 }
                 ServerMessage::Error { code, message } => {
                     warn!("live server error {code:?}: {message}");
-                    if code == ErrorCode::UnsupportedProtocol {
-                        return Outcome::Refused;
+                    match code {
+                        ErrorCode::UnsupportedProtocol => return Outcome::Refused,
+                        ErrorCode::Unauthorized | ErrorCode::Forbidden => {
+                            live.refusal.set(Some(message));
+                            return Outcome::Refused;
+                        }
+                        ErrorCode::BadMessage | ErrorCode::Overloaded => {}
                     }
                 }
             }

@@ -8,10 +8,14 @@ use crate::panels::Theme;
 /// `localStorage` key of the chosen theme.
 pub const STORAGE_KEY: &str = "inferscope-theme";
 
-/// Runs in `<head>` before the page paints: applies the stored theme, or the system's.
-pub const EARLY_SCRIPT: &str = "try{var t=localStorage.getItem('inferscope-theme');\
+/// Runs in `<head>` before the page paints: applies the URL's `theme=light|dark` (an embedding
+/// console's choice, fixed for the page and not stored), else the stored theme, else the system's.
+pub const EARLY_SCRIPT: &str = "try{var d=document.documentElement,\
+q=new URLSearchParams(location.search).get('theme');\
+if(q==='light'||q==='dark'){d.setAttribute('data-theme',q);d.setAttribute('data-theme-fixed','');}\
+else{var t=localStorage.getItem('inferscope-theme');\
 if(t!=='light'&&t!=='dark'){t=window.matchMedia&&matchMedia('(prefers-color-scheme: dark)').matches?'dark':'light'}\
-document.documentElement.setAttribute('data-theme',t)}catch(e){}";
+d.setAttribute('data-theme',t)}}catch(e){}";
 
 /// Creates the theme signal, provides it as context and keeps the document in step with it.
 pub fn provide() -> RwSignal<Theme> {
@@ -40,7 +44,11 @@ fn follow_document(theme: RwSignal<Theme>) {
         {
             leptos::logging::warn!("could not set the theme attribute");
         }
-        if let Ok(Some(storage)) = leptos::prelude::window().local_storage()
+        let fixed = document
+            .document_element()
+            .is_some_and(|root| root.has_attribute("data-theme-fixed"));
+        if !fixed
+            && let Ok(Some(storage)) = leptos::prelude::window().local_storage()
             && storage.set_item(STORAGE_KEY, chosen.as_str()).is_err()
         {
             leptos::logging::warn!("could not store the theme choice");

@@ -20,6 +20,8 @@ pub struct FilterParams<'a> {
     pub to: Option<&'a str>,
     /// `split` (panel keys, comma-separated).
     pub split: Option<&'a str>,
+    /// `panels` (panel keys, comma-separated): only these.
+    pub panels: Option<&'a str>,
 }
 
 /// A query parameter with a value the server does not understand.
@@ -34,8 +36,8 @@ pub enum UnknownRange {
         "invalid absolute range: from and to must be Unix milliseconds (0 to year 9999) with from before to"
     )]
     Absolute,
-    /// `split` names a panel that does not exist.
-    #[error("unknown panel {0:?} in split")]
+    /// `split` or `panels` names a panel that does not exist.
+    #[error("unknown panel {0:?} in split or panels")]
     Panel(String),
 }
 
@@ -69,24 +71,37 @@ pub fn parse_filter(params: &FilterParams<'_>) -> Result<Filter, UnknownRange> {
         (None, None) => (None, None),
         _ => return Err(UnknownRange::Absolute),
     };
-    let mut split = Vec::new();
-    for key in params.split.unwrap_or("").split(',').map(str::trim) {
-        if key.is_empty() {
-            continue;
-        }
-        let panel = PanelId::from_key(key).ok_or_else(|| UnknownRange::Panel(key.into()))?;
-        split.push(panel);
-    }
-    split.sort();
-    split.dedup();
     Ok(Filter {
         environment: name(params.environment),
         deployment: name(params.deployment),
         range,
         from_ms,
         to_ms,
-        split,
+        split: panel_list(params.split)?,
+        panels: panel_list(params.panels)?,
+        scoped: false,
     })
+}
+
+/// Panel keys, comma-separated, as a sorted list without repeats.
+pub fn panel_list(keys: Option<&str>) -> Result<Vec<PanelId>, UnknownRange> {
+    let mut panels = Vec::new();
+    for key in keys.unwrap_or("").split(',').map(str::trim) {
+        if key.is_empty() {
+            continue;
+        }
+        let panel = PanelId::from_key(key).ok_or_else(|| UnknownRange::Panel(key.into()))?;
+        panels.push(panel);
+    }
+    panels.sort();
+    panels.dedup();
+    Ok(panels)
+}
+
+/// Panel keys joined with commas.
+pub fn panel_keys(panels: &[PanelId]) -> String {
+    let keys: Vec<&str> = panels.iter().map(|panel| panel.key()).collect();
+    keys.join(",")
 }
 
 /// The query string (with its leading `?`) that reproduces `filter`.
@@ -114,10 +129,30 @@ pub fn filter_query(filter: &Filter) -> String {
         None => push("range", filter.range.as_param()),
     }
     if !filter.split.is_empty() {
-        let keys: Vec<&str> = filter.split.iter().map(|panel| panel.key()).collect();
-        push("split", &keys.join(","));
+        push("split", &panel_keys(&filter.split));
+    }
+    if !filter.panels.is_empty() {
+        push("panels", &panel_keys(&filter.panels));
     }
     query
+}
+
+/// Parameters the page carries through filter changes without reading them into the filter:
+/// embed mode, the fixed theme and a signed link's token.
+pub const PAGE_PARAMS: [&str; 3] = ["embed", "theme", "token"];
+
+/// `&key=value` for each of [`PAGE_PARAMS`] that `get` finds.
+pub fn page_params<'a>(get: impl Fn(&str) -> Option<&'a str>) -> String {
+    let mut out = String::new();
+    for key in PAGE_PARAMS {
+        if let Some(value) = get(key) {
+            out.push('&');
+            out.push_str(key);
+            out.push('=');
+            encode_into(value, &mut out);
+        }
+    }
+    out
 }
 
 /// Percent-encodes a query value (everything but unreserved characters).
@@ -214,5 +249,46 @@ mod tests {
         };
         assert_eq!(filter_query(&absolute), "?from=1000&to=2000");
         assert_eq!(filter_query(&Filter::default()), "?range=15m");
+    }
+
+    #[test]
+    fn page_parameters_are_carried_encoded() {
+        let params = |key: &str| match key {
+            "embed" => Some("1"),
+            "token" => Some("v1.ab_c-d.e"),
+            _ => None,
+        };
+        assert_eq!(page_params(params), "&embed=1&token=v1.ab_c-d.e");
+        assert_eq!(
+            page_params(|_| Some("a&b")),
+            "&embed=a%26b&theme=a%26b&token=a%26b"
+        );
+    }
+
+    #[test]
+    fn panels_round_trip_and_unknown_panels_are_refused() {
+        let filter = parse_filter(&FilterParams {
+            deployment: Some("chat"),
+            panels: Some("replicas, inference_volume,replicas"),
+            ..FilterParams::default()
+        })
+        .expect("valid");
+        assert_eq!(
+            filter.panels,
+            vec![PanelId::InferenceVolume, PanelId::Replicas]
+        );
+        assert!(filter.shows(PanelId::Replicas) && !filter.shows(PanelId::Cpu));
+        assert!(Filter::default().shows(PanelId::Cpu));
+        assert_eq!(
+            filter_query(&filter),
+            "?deployment=chat&range=15m&panels=inference_volume,replicas".replace(',', "%2C")
+        );
+        assert_eq!(
+            parse_filter(&FilterParams {
+                panels: Some("gpu_usage,gpu"),
+                ..FilterParams::default()
+            }),
+            Err(UnknownRange::Panel("gpu".into()))
+        );
     }
 }

@@ -52,6 +52,14 @@ pub struct Filter {
     /// Panels drawn one line per replica, sorted. Absent: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub split: Vec<PanelId>,
+    /// Only these panels, sorted (an embedded view, a scoped link). Absent: every panel.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub panels: Vec<PanelId>,
+    /// Set by the server, never by a client: the viewer holds a scoped token, so the view lists
+    /// only the deployments the filter names. Never serialised, so a scoped stream is distinct
+    /// from an unscoped one on the server while both look alike on the wire.
+    #[serde(skip)]
+    pub scoped: bool,
 }
 
 /// The latest time an absolute range may name: the end of year 9999, Unix milliseconds. Bounds
@@ -73,6 +81,11 @@ impl Filter {
     /// Whether a panel is split by replica.
     pub fn splits(&self, panel: PanelId) -> bool {
         self.split.contains(&panel)
+    }
+
+    /// Whether the view shows a panel (every panel when `panels` is empty).
+    pub fn shows(&self, panel: PanelId) -> bool {
+        self.panels.is_empty() || self.panels.contains(&panel)
     }
 }
 
@@ -567,6 +580,12 @@ pub enum ErrorCode {
     UnsupportedProtocol,
     /// The server has as many streams as it will keep; try again later.
     Overloaded,
+    /// The connection's token expired (or none was given where one is required); the server
+    /// closes the connection.
+    Unauthorized,
+    /// The filter asks for more than the connection's token allows (another deployment,
+    /// environment or panel); the subscription is refused, the connection stays open.
+    Forbidden,
 }
 
 /// A family no adapter knows, as `/api/v1/families` lists it.

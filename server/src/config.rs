@@ -57,6 +57,111 @@ pub struct HttpSdConfig {
     pub url: String,
 }
 
+/// Whether pages and the API require a token.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum AccessMode {
+    /// Required unless the server listens on a loopback address only.
+    #[default]
+    Auto,
+    /// Always required.
+    On,
+    /// Never required (tokens presented are then not checked).
+    Off,
+}
+
+/// Who may read the dashboard and the API, and who may frame the page (`[access]`).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessConfig {
+    /// `auto`, `on` or `off`.
+    pub mode: AccessMode,
+    /// The secret tokens and links are signed with, at least 32 bytes. Prefer the environment
+    /// variable `INFERSCOPE_ACCESS_SECRET` to writing it into a file.
+    pub secret: String,
+    /// Origins (`https://console.example.com`) that may frame the page and open live
+    /// connections, besides the server's own.
+    pub frame_ancestors: Vec<String>,
+    /// Longest lifetime of a minted link, seconds.
+    pub max_link_ttl_s: u64,
+}
+
+impl std::fmt::Debug for AccessConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessConfig")
+            .field("mode", &self.mode)
+            .field(
+                "secret",
+                &if self.secret.is_empty() {
+                    "<none>"
+                } else {
+                    "<set>"
+                },
+            )
+            .field("frame_ancestors", &self.frame_ancestors)
+            .field("max_link_ttl_s", &self.max_link_ttl_s)
+            .finish()
+    }
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        AccessConfig {
+            mode: AccessMode::Auto,
+            secret: String::new(),
+            frame_ancestors: Vec::new(),
+            max_link_ttl_s: 30 * 86_400,
+        }
+    }
+}
+
+impl AccessConfig {
+    /// The policy for a server listening on `addr`.
+    pub fn policy(&self, addr: std::net::SocketAddr) -> Result<crate::access::Policy, ConfigError> {
+        let required = match self.mode {
+            AccessMode::On => true,
+            AccessMode::Off => false,
+            AccessMode::Auto => !addr.ip().is_loopback(),
+        };
+        let signer = if self.secret.is_empty() {
+            None
+        } else {
+            Some(crate::access::Signer::new(&self.secret).map_err(|error| {
+                ConfigError::Invalid {
+                    field: "access.secret".into(),
+                    value: "<hidden>".into(),
+                    reason: error.to_string(),
+                }
+            })?)
+        };
+        if required && signer.is_none() {
+            return Err(ConfigError::Invalid {
+                field: "access.secret".into(),
+                value: "<none>".into(),
+                reason: format!(
+                    "access is on ({}) but no secret is set: set INFERSCOPE_ACCESS_SECRET (32 bytes or more), or access.mode = \"off\" to serve without tokens",
+                    if self.mode == AccessMode::On {
+                        "access.mode = \"on\"".to_owned()
+                    } else {
+                        format!("the server listens on {addr}, not on loopback")
+                    }
+                ),
+            });
+        }
+        let frame_ancestors = self
+            .frame_ancestors
+            .iter()
+            .filter_map(|origin| crate::access::normalise_origin(origin))
+            .collect();
+        Ok(crate::access::Policy {
+            required,
+            signer,
+            frame_ancestors,
+            max_ttl_s: i64::try_from(self.max_link_ttl_s).unwrap_or(i64::MAX),
+        })
+    }
+}
+
 /// The server's configuration. Every field has a default; see `inferscope.example.toml`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -91,6 +196,8 @@ pub struct Config {
     pub targets: Vec<TargetConfig>,
     /// Discovery endpoints listing more exporters.
     pub http_sd: Vec<HttpSdConfig>,
+    /// Tokens, signed links and framing (`[access]`).
+    pub access: AccessConfig,
 }
 
 impl Default for Config {
@@ -111,6 +218,7 @@ impl Default for Config {
             demo: DemoMode::Auto,
             targets: Vec::new(),
             http_sd: Vec::new(),
+            access: AccessConfig::default(),
         }
     }
 }
@@ -169,6 +277,50 @@ pub struct Cli {
     /// Override `worker_threads`.
     #[arg(long, env = "INFERSCOPE_WORKER_THREADS")]
     pub worker_threads: Option<u64>,
+    /// Override `access.mode`.
+    #[arg(long, env = "INFERSCOPE_ACCESS_MODE")]
+    pub access_mode: Option<AccessMode>,
+    /// Override `access.secret` (an environment variable keeps it out of `ps` and shell history).
+    #[arg(long, env = "INFERSCOPE_ACCESS_SECRET", hide_env_values = true)]
+    pub access_secret: Option<String>,
+    /// What to do; absent: serve the dashboard.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum Command {
+    /// Serve the dashboard (what happens without a subcommand).
+    Serve,
+    /// Mint a signed, read-only link (and the bearer token inside it) with the configured secret.
+    Link(LinkArgs),
+}
+
+/// `inferscope link`: what the link may show and for how long.
+#[derive(Clone, Debug, clap::Args)]
+pub struct LinkArgs {
+    /// Only this environment.
+    #[arg(long)]
+    pub environment: Option<String>,
+    /// Only this deployment.
+    #[arg(long)]
+    pub deployment: Option<String>,
+    /// Only these panels (comma-separated keys, e.g. `inference_volume,response_time`).
+    #[arg(long)]
+    pub panels: Option<String>,
+    /// Lifetime: `90s`, `15m`, `12h`, `7d` (capped at access.max_link_ttl_s).
+    #[arg(long, default_value = "24h")]
+    pub ttl: String,
+    /// An admin token (may mint links over the API), unscoped; prints the token only.
+    #[arg(long)]
+    pub admin: bool,
+    /// The server's address as the viewer reaches it, for the printed link.
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    pub base_url: String,
+    /// Print a full-page link instead of an embed link (`embed=1`).
+    #[arg(long)]
+    pub page: bool,
 }
 
 impl Config {
@@ -209,6 +361,12 @@ impl Config {
         }
         if let Some(value) = cli.worker_threads {
             config.worker_threads = value;
+        }
+        if let Some(value) = cli.access_mode {
+            config.access.mode = value;
+        }
+        if let Some(value) = &cli.access_secret {
+            config.access.secret = value.clone();
         }
         config.validate()?;
         Ok(config)
@@ -303,6 +461,33 @@ impl Config {
         for (index, sd) in self.http_sd.iter().enumerate() {
             check_url(&format!("http_sd[{index}].url"), &sd.url)?;
         }
+        if !self.access.secret.is_empty()
+            && self.access.secret.len() < crate::access::MIN_SECRET_BYTES
+        {
+            return Err(invalid(
+                "access.secret",
+                "<hidden>",
+                format!(
+                    "must be at least {} bytes long",
+                    crate::access::MIN_SECRET_BYTES
+                ),
+            ));
+        }
+        for (index, origin) in self.access.frame_ancestors.iter().enumerate() {
+            if crate::access::normalise_origin(origin).is_none() {
+                return Err(invalid(
+                    &format!("access.frame_ancestors[{index}]"),
+                    format!("{origin:?}"),
+                    "must be an origin: scheme://host[:port], no path",
+                ));
+            }
+        }
+        range(
+            "access.max_link_ttl_s",
+            self.access.max_link_ttl_s,
+            1,
+            366 * 86_400,
+        )?;
         Ok(())
     }
 
@@ -377,6 +562,11 @@ mod tests {
             "max_live_streams",
             "worker_threads",
             "demo",
+            "[access]",
+            "mode",
+            "secret",
+            "frame_ancestors",
+            "max_link_ttl_s",
             "[[targets]]",
             "[[http_sd]]",
             "replica",

@@ -1,6 +1,7 @@
 //! inferscope's server: scrape exporters, keep bounded series, answer queries, stream live
 //! views, and serve the page. See ARCHITECTURE.md for the map.
 
+pub mod access;
 pub mod autoscale;
 pub mod config;
 pub mod demo;
@@ -47,6 +48,9 @@ pub enum StartError {
     /// The listener has no local address.
     #[error("cannot read the listening address: {0}")]
     Listener(std::io::Error),
+    /// The access settings do not fit where the server listens.
+    #[error("{0}")]
+    Access(#[from] config::ConfigError),
 }
 
 /// A running server.
@@ -74,6 +78,10 @@ impl Server {
         listener: TcpListener,
     ) -> Result<Server, StartError> {
         let addr = listener.local_addr().map_err(StartError::Listener)?;
+        let access = Arc::new(config.access.policy(addr)?);
+        if access.required {
+            info!("tokens required for pages and the API (access.mode)");
+        }
         let interval_ms = config.scrape_interval_ms as i64;
         let retention_ms = config.retention_ms as i64;
         let (store, store_task) = store::spawn(StoreLimits {
@@ -150,6 +158,7 @@ impl Server {
             hub,
             query,
             shutting_down: shutdown_signal.clone(),
+            access,
         });
         let mut stop = shutdown_signal;
         let serve = tokio::spawn(async move {

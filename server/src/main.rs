@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use server::Server;
-use server::config::{Cli, Config};
+use server::config::{Cli, Command, Config, LinkArgs};
 use tracing::info;
 use tracing_subscriber::EnvFilter;
 
@@ -24,6 +24,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::Link(args)) = &cli.command {
+        return match link(&config, args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("inferscope link: {error:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -56,6 +65,49 @@ async fn run(config: Config) -> anyhow::Result<()> {
     shutdown_signal().await?;
     info!("shutting down");
     server.stop().await.context("stopping the server")?;
+    Ok(())
+}
+
+/// `inferscope link`: prints one line on stdout — the link, or with `--admin` the token — and
+/// what it allows on stderr.
+#[allow(clippy::print_stdout)] // stdout is this subcommand's output.
+fn link(config: &Config, args: &LinkArgs) -> anyhow::Result<()> {
+    let ttl = server::access::parse_ttl(&args.ttl)
+        .with_context(|| format!("--ttl {:?}: use e.g. 90s, 15m, 12h or 7d", args.ttl))?;
+    let scope = server::web::api::scope_of(
+        args.environment.clone(),
+        args.deployment.clone(),
+        args.panels.as_deref().unwrap_or(""),
+    )
+    .map_err(|error| anyhow::anyhow!("--panels: {error}"))?;
+    if args.admin && scope.is_limited() {
+        anyhow::bail!("an admin token is unscoped: drop --environment, --deployment and --panels");
+    }
+    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    let policy = config.access.policy(loopback)?;
+    let now = server::web::access::now_s();
+    let (token, expires_s) = policy.mint(scope.clone(), ttl, now, args.admin)?;
+    let expires = server::access::utc(expires_s);
+    if args.admin {
+        println!("{token}");
+        eprintln!("admin token (may mint links with POST /api/v1/links), expires {expires} UTC");
+    } else {
+        let base = args.base_url.trim_end_matches('/');
+        println!(
+            "{base}{}",
+            server::web::api::link_path(&scope, &token, args.page)
+        );
+        eprintln!(
+            "read-only link for environment {}, deployment {}, panels {}; expires {expires} UTC",
+            scope.environment.as_deref().unwrap_or("(any)"),
+            scope.deployment.as_deref().unwrap_or("(any)"),
+            if scope.panels.is_empty() {
+                "(all)".to_owned()
+            } else {
+                app::url::panel_keys(&scope.panels)
+            },
+        );
+    }
     Ok(())
 }
 

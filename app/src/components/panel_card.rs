@@ -5,14 +5,16 @@
 use leptos::prelude::*;
 
 use super::chart::Chart;
-use crate::panels::{Card, spec, summary};
+use crate::panels::{spec, summary};
 use crate::wire::{PanelId, View};
 
 /// One card of the grid.
 #[component]
 pub fn PanelCard(
-    /// Which panels the card shows.
-    card: Card,
+    /// The card's title.
+    title: &'static str,
+    /// Its panels (more than one are tabs); never empty.
+    panels: Vec<PanelId>,
     /// The view the panels come from (absent while loading).
     view: Memo<Option<View>>,
     /// The time window the chart spans.
@@ -24,7 +26,7 @@ pub fn PanelCard(
     /// Called with `(from_ms, to_ms)` when the user drags across the chart.
     on_zoom: Callback<(i64, i64)>,
 ) -> impl IntoView {
-    let first = card.panels[0];
+    let first = panels.first().copied().unwrap_or(PanelId::InferenceVolume);
     let active = RwSignal::new(first);
     let panel = Memo::new(move |_| {
         let id = active.get();
@@ -35,8 +37,8 @@ pub fn PanelCard(
     let empty = move || panel.with(|panel| panel.as_ref().is_some_and(|p| p.series.is_empty()));
     let hint = move || active_spec.get().source_hint;
     let split_on = move || split.with(|split| split.contains(&active.get()));
-    let tabs = (card.panels.len() > 1).then(|| {
-        card.panels
+    let tabs = (panels.len() > 1).then(|| {
+        panels
             .iter()
             .map(|&id| {
                 let selected = move || active.get() == id;
@@ -58,7 +60,7 @@ pub fn PanelCard(
     view! {
         <section class="card" data-panel=move || active.get().key() data-card=first.key()>
             <header class="card-head">
-                <h2>{card.title}</h2>
+                <h2>{title}</h2>
                 {tabs.map(|tabs| view! { <div class="tabs" role="group">{tabs}</div> })}
             </header>
             <div class="card-sub">

@@ -12,9 +12,10 @@ use leptos_router::hooks::{use_location, use_navigate};
 
 use crate::components::panel_card::PanelCard;
 use crate::components::toolbar::Toolbar;
+use crate::embed;
 use crate::live;
 use crate::panels::CARDS;
-use crate::url::{FilterParams, filter_query, parse_filter};
+use crate::url::{FilterParams, filter_query, page_params, parse_filter};
 use crate::wire::{Filter, PanelId, View};
 
 /// The dashboard page.
@@ -30,6 +31,7 @@ pub fn Dashboard() -> impl IntoView {
                 from: params.get_str("from"),
                 to: params.get_str("to"),
                 split: params.get_str("split"),
+                panels: params.get_str("panels"),
             };
             // A range or panel the page does not know falls back to the default rather than
             // failing.
@@ -50,8 +52,9 @@ pub fn Dashboard() -> impl IntoView {
     let navigate = use_navigate();
     let location = use_location();
     let go = Callback::new(move |next: Filter| {
+        let carried = query.with_untracked(|params| page_params(|key| params.get_str(key)));
         let target = format!(
-            "{}{}",
+            "{}{}{carried}",
             location.pathname.get_untracked(),
             filter_query(&next)
         );
@@ -74,6 +77,25 @@ pub fn Dashboard() -> impl IntoView {
         go.run(next);
     });
     let split = Signal::derive(move || filter.with(|f| f.split.clone()));
+    // Embed mode (`?embed=1`): the panels only, sized to the frame, talking to the parent page.
+    let embedded = query.with_untracked(|params| params.get_str("embed") == Some("1"));
+    // The cards to draw: every card, or those holding a chosen panel (with only those tabs).
+    let chosen = Memo::new(move |_| filter.with(|f| f.panels.clone()));
+    let cards = move || {
+        let chosen = chosen.get();
+        CARDS
+            .into_iter()
+            .filter_map(|card| {
+                let panels: Vec<PanelId> = card
+                    .panels
+                    .iter()
+                    .copied()
+                    .filter(|panel| chosen.is_empty() || chosen.contains(panel))
+                    .collect();
+                (!panels.is_empty()).then_some((card.title, panels))
+            })
+            .collect::<Vec<_>>()
+    };
 
     view! {
         <Transition fallback=move || view! { <div class="loading">"Loading…"</div> }>
@@ -102,6 +124,9 @@ pub fn Dashboard() -> impl IntoView {
                         })
                     })
                 });
+                if embedded {
+                    embed::start(filter, Signal::derive(move || shown.with(Option::is_some)), live);
+                }
                 let shown_deployment = move || {
                     shown.with(|view| {
                         view.as_ref()
@@ -109,31 +134,41 @@ pub fn Dashboard() -> impl IntoView {
                             .unwrap_or_default()
                     })
                 };
+                let refusal = move || {
+                    live.refusal
+                        .get()
+                        .map(|reason| view! { <p class="banner error refused" role="alert">{reason}</p> })
+                };
                 view! {
-                    <Toolbar filter=filter deployments=deployments live=live/>
+                    {(!embedded).then(|| view! { <Toolbar filter=filter deployments=deployments live=live/> })}
                     {error.map(|error| view! { <p class="banner error" role="alert">{error}</p> })}
+                    {refusal}
                     <div
                         class="grid"
+                        class:embed=embedded
                         data-view-deployment=shown_deployment
                         data-live-messages=move || live.messages.get()
                     >
-                        {CARDS
-                            .into_iter()
-                            .map(|card| {
-                                view! {
-                                    <PanelCard
-                                        card=card
-                                        view=shown
-                                        window=window
-                                        split=split
-                                        on_split=on_split
-                                        on_zoom=on_zoom
-                                    />
-                                }
-                            })
-                            .collect_view()}
+                        {move || {
+                            cards()
+                                .into_iter()
+                                .map(|(title, panels)| {
+                                    view! {
+                                        <PanelCard
+                                            title=title
+                                            panels=panels
+                                            view=shown
+                                            window=window
+                                            split=split
+                                            on_split=on_split
+                                            on_zoom=on_zoom
+                                        />
+                                    }
+                                })
+                                .collect_view()
+                        }}
                     </div>
-                    <footer class="footnote">
+                    <footer class="footnote" class:hidden=embedded>
                         <span>
                             "Percentiles are estimated from histogram buckets; when one reaches the top bucket it reads \u{201c}> X\u{201d}."
                         </span>

@@ -803,9 +803,27 @@ pub fn view(store: &Store, filter: &Filter, now_ms: i64, settings: QuerySettings
         start_ms: grid.start_ms,
         end_ms: grid.end_ms,
         step_ms: grid.step_ms,
-        deployments: deployments(store),
+        deployments: if filter.scoped {
+            // A scoped viewer learns nothing about the rest of the fleet.
+            deployments(store)
+                .into_iter()
+                .filter(|d| {
+                    filter
+                        .environment
+                        .as_ref()
+                        .is_none_or(|e| *e == d.environment)
+                        && filter
+                            .deployment
+                            .as_ref()
+                            .is_none_or(|n| *n == d.deployment)
+                })
+                .collect()
+        } else {
+            deployments(store)
+        },
         panels: PanelId::ALL
             .into_iter()
+            .filter(|id| filter.shows(*id))
             .map(|id| reader.panel(id))
             .collect(),
     }

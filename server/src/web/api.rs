@@ -2,57 +2,54 @@
 
 use std::collections::HashMap;
 
-use app::url::{FilterParams, parse_filter};
-use app::wire::{TargetHealth, View};
-use axum::Json;
+use app::url::{filter_query, panel_list};
+use app::wire::{Filter, TargetHealth, View};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
 
+use crate::access::{Refusal, Scope, utc};
 use crate::query;
 use crate::scrape::now_ms;
 
 use super::AppState;
+use super::access::{Grant, filter_of, now_s, permit};
 use super::error::ApiError;
+
+/// Reads the filter parameters every view-like endpoint shares, and holds it to the token's
+/// scope.
+fn filter_from(
+    params: &HashMap<String, String>,
+    grant: Option<&Grant>,
+) -> Result<Filter, ApiError> {
+    let mut filter = filter_of(params).map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    permit(grant, &filter)?;
+    filter.scoped = grant.is_some_and(|grant| grant.0.scope.is_limited());
+    Ok(filter)
+}
 
 /// `GET /api/v1/view?environment=…&deployment=…&range=5m|15m|1h`: every panel of one view.
 pub async fn view(
     State(state): State<AppState>,
+    grant: Option<Extension<Grant>>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<View>, ApiError> {
-    let filter = parse_filter(&FilterParams {
-        environment: params.get("environment").map(String::as_str),
-        deployment: params.get("deployment").map(String::as_str),
-        range: params.get("range").map(String::as_str),
-        from: params.get("from").map(String::as_str),
-        to: params.get("to").map(String::as_str),
-        split: params.get("split").map(String::as_str),
-    })
-    .map_err(|error| ApiError::BadRequest(error.to_string()))?;
-    let view = query::view_from(&state.store, filter, now_ms(), state.query)
+    let filter = filter_from(&params, grant.as_deref())?;
+    let mut view = query::view_from(&state.store, filter, now_ms(), state.query)
         .await
         .map_err(|_| ApiError::Unavailable)?;
+    view.filter.scoped = false;
     Ok(Json(view))
-}
-
-/// Reads the filter parameters every view-like endpoint shares.
-fn filter_from(params: &HashMap<String, String>) -> Result<app::wire::Filter, ApiError> {
-    parse_filter(&FilterParams {
-        environment: params.get("environment").map(String::as_str),
-        deployment: params.get("deployment").map(String::as_str),
-        range: params.get("range").map(String::as_str),
-        from: params.get("from").map(String::as_str),
-        to: params.get("to").map(String::as_str),
-        split: params.get("split").map(String::as_str),
-    })
-    .map_err(|error| ApiError::BadRequest(error.to_string()))
 }
 
 /// `GET /api/v1/families?environment=…&deployment=…`: the families no adapter knows.
 pub async fn families(
     State(state): State<AppState>,
+    grant: Option<Extension<Grant>>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<query::raw::Family>>, ApiError> {
-    let filter = filter_from(&params)?;
+    let filter = filter_from(&params, grant.as_deref())?;
     let families = state
         .store
         .read(move |store| query::raw::families(store, &filter))
@@ -64,9 +61,10 @@ pub async fn families(
 /// `GET /api/v1/family?name=…&environment=…&deployment=…&range=…`: one family's series.
 pub async fn family(
     State(state): State<AppState>,
+    grant: Option<Extension<Grant>>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<query::raw::FamilyView>, ApiError> {
-    let filter = filter_from(&params)?;
+    let filter = filter_from(&params, grant.as_deref())?;
     let name = params
         .get("name")
         .filter(|name| !name.is_empty() && name.len() <= 256)
@@ -84,8 +82,19 @@ pub async fn family(
     Ok(Json(view))
 }
 
-/// `GET /api/v1/targets`: scrape health of every target.
-pub async fn targets(State(state): State<AppState>) -> Result<Json<Vec<TargetHealth>>, ApiError> {
+/// `GET /api/v1/targets`: scrape health of every target (not for scoped tokens: it lists the
+/// whole fleet).
+pub async fn targets(
+    State(state): State<AppState>,
+    grant: Option<Extension<Grant>>,
+) -> Result<Json<Vec<TargetHealth>>, ApiError> {
+    if grant.is_some_and(|Extension(Grant(claims))| claims.scope.is_limited()) {
+        return Err(Refusal::OutOfScope(
+            "this token is scoped to part of the fleet; the targets list covers every target"
+                .into(),
+        )
+        .into());
+    }
     let targets = state
         .store
         .read(query::targets)
@@ -100,4 +109,96 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str
         Ok(()) => (StatusCode::OK, "ok\n"),
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),
     }
+}
+
+/// `POST /api/v1/links`: what a signed link may show and for how long.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRequest {
+    /// Only this environment.
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// Only this deployment.
+    #[serde(default)]
+    pub deployment: Option<String>,
+    /// Only these panels (keys).
+    #[serde(default)]
+    pub panels: Vec<String>,
+    /// Lifetime, seconds (capped at `access.max_link_ttl_s`).
+    pub ttl_s: i64,
+    /// A full-page link instead of an embed link.
+    #[serde(default)]
+    pub page: bool,
+}
+
+/// The answer to `POST /api/v1/links`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Link {
+    /// The bearer token (also inside `path`).
+    pub token: String,
+    /// Path and query of the link on this server, e.g. `/?embed=1&deployment=…&token=…`.
+    pub path: String,
+    /// Expiry, Unix seconds.
+    pub expires_s: i64,
+    /// Expiry, readable (UTC).
+    pub expires_utc: String,
+}
+
+/// The link (path and query) for a scope and token.
+pub fn link_path(scope: &Scope, token: &str, page: bool) -> String {
+    let filter = Filter {
+        environment: scope.environment.clone(),
+        deployment: scope.deployment.clone(),
+        panels: scope.panels.clone(),
+        ..Filter::default()
+    };
+    let query = filter_query(&filter);
+    let embed = if page { "" } else { "embed=1&" };
+    format!("/?{embed}{}&token={token}", &query[1..])
+}
+
+/// The scope a link request names (panels checked against the known ones).
+pub fn scope_of(
+    environment: Option<String>,
+    deployment: Option<String>,
+    panels: &str,
+) -> Result<Scope, String> {
+    let name = |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    Ok(Scope {
+        environment: name(environment),
+        deployment: name(deployment),
+        panels: panel_list(Some(panels)).map_err(|error| error.to_string())?,
+    })
+}
+
+/// `POST /api/v1/links`: mints a read-only signed link. Needs an admin token.
+pub async fn mint_link(
+    State(state): State<AppState>,
+    grant: Option<Extension<Grant>>,
+    Json(request): Json<LinkRequest>,
+) -> Result<Json<Link>, ApiError> {
+    match grant.as_deref() {
+        Some(Grant(claims)) if claims.admin => {}
+        Some(_) => return Err(Refusal::NotAdmin.into()),
+        None if state.access.signer.is_none() => return Err(Refusal::NoSecret.into()),
+        None => return Err(Refusal::Missing.into()),
+    }
+    if request.ttl_s < 1 {
+        return Err(ApiError::BadRequest("ttl_s must be at least 1".into()));
+    }
+    let scope = scope_of(
+        request.environment,
+        request.deployment,
+        &request.panels.join(","),
+    )
+    .map_err(ApiError::BadRequest)?;
+    let (token, expires_s) = state
+        .access
+        .mint(scope.clone(), request.ttl_s, now_s(), false)?;
+    Ok(Json(Link {
+        path: link_path(&scope, &token, request.page),
+        token,
+        expires_s,
+        expires_utc: utc(expires_s),
+    }))
 }

@@ -13,13 +13,19 @@ pub enum ApiError {
     /// The server is shutting down.
     #[error("the server is shutting down")]
     Unavailable,
+    /// The token is missing, invalid, or does not reach this far.
+    #[error("{0}")]
+    Refused(#[from] crate::access::Refusal),
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = match self {
+        let status = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Refused(refusal) => {
+                StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::FORBIDDEN)
+            }
         };
         (status, axum::Json(json!({ "error": self.to_string() }))).into_response()
     }

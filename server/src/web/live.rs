@@ -6,18 +6,23 @@
 
 use std::time::Duration;
 
-use app::wire::{ClientMessage, ErrorCode, Filter, PROTOCOL_VERSION, ServerMessage};
+use app::wire::{ClientMessage, ErrorCode, Filter, LIVE_PATH, PROTOCOL_VERSION, ServerMessage};
+use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::http::HeaderMap;
+use axum::http::header::{HOST, ORIGIN};
 use axum::response::Response;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
+use crate::access::{Claims, Refusal, utc};
 use crate::live::{Frame, HubHandle};
 
 use super::AppState;
+use super::access::{Grant, now_s, refused};
 
 /// Largest message a client may send (a subscription is a few hundred bytes).
 pub const MAX_CLIENT_MESSAGE_BYTES: usize = 16 * 1024;
@@ -28,14 +33,42 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Invalid messages tolerated on one connection before it is closed.
 pub const MAX_BAD_MESSAGES: u32 = 16;
 
-/// `GET /api/v1/live`: upgrades to a WebSocket speaking the live protocol.
-pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+/// `GET /api/v1/live`: upgrades to a WebSocket speaking the live protocol. A browser page may
+/// connect only from the server's own origin or an allowed parent origin (`Origin` is checked
+/// before the upgrade; programs send none). The token, when one is required, was checked by the
+/// access middleware; its scope is checked on every `subscribe`, and the connection closes when
+/// it expires.
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    grant: Option<Extension<Grant>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Some(origin) = headers.get(ORIGIN) {
+        let origin = origin.to_str().unwrap_or("<not text>");
+        let host = headers.get(HOST).and_then(|host| host.to_str().ok());
+        if !state.access.origin_allowed(origin, host) {
+            return refused(LIVE_PATH, &Refusal::Origin(origin.to_owned()));
+        }
+    }
+    let claims = grant.map(|Extension(Grant(claims))| claims);
     ws.read_buffer_size(SOCKET_BUFFER_BYTES)
         .write_buffer_size(SOCKET_BUFFER_BYTES)
         .max_write_buffer_size(1024 * 1024)
         .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
         .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
-        .on_upgrade(move |socket| serve(socket, state.hub, state.shutting_down))
+        .on_upgrade(move |socket| serve(socket, state.hub, state.shutting_down, claims))
+}
+
+/// Resolves when the token expires (never without one).
+async fn expiry(claims: Option<&Claims>) {
+    match claims {
+        Some(claims) => {
+            let left = u64::try_from(claims.expires_s.saturating_sub(now_s())).unwrap_or(0);
+            tokio::time::sleep(Duration::from_secs(left)).await;
+        }
+        None => std::future::pending().await,
+    }
 }
 
 async fn send_frame(socket: &mut WebSocket, frame: Frame) -> bool {
@@ -70,10 +103,17 @@ async fn next_update(updates: &mut Option<broadcast::Receiver<Frame>>) -> Result
     }
 }
 
-async fn serve(mut socket: WebSocket, hub: HubHandle, mut shutting_down: watch::Receiver<bool>) {
+async fn serve(
+    mut socket: WebSocket,
+    hub: HubHandle,
+    mut shutting_down: watch::Receiver<bool>,
+    claims: Option<Claims>,
+) {
     let mut updates: Option<broadcast::Receiver<Frame>> = None;
     let mut filter: Option<Filter> = None;
     let mut bad_messages = 0u32;
+    let expired = expiry(claims.as_ref());
+    tokio::pin!(expired);
     loop {
         tokio::select! {
             incoming = socket.recv() => {
@@ -92,11 +132,23 @@ async fn serve(mut socket: WebSocket, hub: HubHandle, mut shutting_down: watch::
                     Some(Ok(_)) => continue,
                 };
                 match serde_json::from_str::<ClientMessage>(&text) {
-                    Ok(ClientMessage::Subscribe { protocol, filter: wanted, resume }) => {
+                    Ok(ClientMessage::Subscribe { protocol, filter: mut wanted, resume }) => {
                         if protocol != PROTOCOL_VERSION {
                             let message = format!("this server speaks live protocol {PROTOCOL_VERSION}, not {protocol}");
                             let _closing_anyway = send_error(&mut socket, ErrorCode::UnsupportedProtocol, message).await;
                             break;
+                        }
+                        if let Some(claims) = &claims {
+                            if let Err(refusal) = claims.scope.permits(&wanted) {
+                                debug!(reason = %refusal, "live subscription refused");
+                                // The old subscription (if any) ends too: the client asked for
+                                // something else.
+                                updates = None;
+                                filter = None;
+                                if !send_error(&mut socket, ErrorCode::Forbidden, refusal.to_string()).await { break; }
+                                continue;
+                            }
+                            wanted.scoped = claims.scope.is_limited();
                         }
                         match hub.subscribe(wanted.clone(), resume, 0).await {
                             Ok(subscription) => {
@@ -150,6 +202,15 @@ async fn serve(mut socket: WebSocket, hub: HubHandle, mut shutting_down: watch::
                 }
                 Err(RecvError::Closed) => updates = None,
             },
+            () = &mut expired => {
+                let reason = claims.as_ref().map_or_else(String::new, |claims| {
+                    format!("the token expired at {} (UTC); ask for a new link", utc(claims.expires_s))
+                });
+                let _closing_anyway = send_error(&mut socket, ErrorCode::Unauthorized, reason).await;
+                let close = CloseFrame { code: 1008, reason: "token expired".into() };
+                let _already_gone = socket.send(Message::Close(Some(close))).await;
+                break;
+            }
             _ = shutting_down.changed() => {
                 let close = CloseFrame { code: 1001, reason: "server shutting down".into() };
                 let _already_gone = socket.send(Message::Close(Some(close))).await;

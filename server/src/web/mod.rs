@@ -1,6 +1,7 @@
 //! The web edge: the Leptos page (server-rendered, then hydrated), the JSON API, the live
 //! WebSocket, `/healthz`, and static files. The only place that knows HTTP routes.
 
+pub mod access;
 pub mod api;
 pub mod error;
 pub mod live;
@@ -11,7 +12,7 @@ use app::ssr::{Answer, ViewSource, ViewSourceHandle};
 use app::wire::{Filter, LIVE_PATH, TARGETS_PATH, TargetHealth, VIEW_PATH, View};
 use axum::Router;
 use axum::extract::FromRef;
-use axum::routing::get;
+use axum::routing::{get, post};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -35,6 +36,8 @@ pub struct AppState {
     pub query: QuerySettings,
     /// Turns `true` when the server starts shutting down (live connections close then).
     pub shutting_down: watch::Receiver<bool>,
+    /// Tokens, signed links, framing.
+    pub access: Arc<crate::access::Policy>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -49,20 +52,43 @@ struct StoreViews {
     query: QuerySettings,
 }
 
+/// The grant of the request being served (server rendering and server functions run inside
+/// it; the access middleware put the grant into the request's extensions).
+fn current_grant() -> Option<access::Grant> {
+    leptos::prelude::use_context::<axum::http::request::Parts>()
+        .and_then(|parts| parts.extensions.get::<access::Grant>().cloned())
+}
+
+/// Holds a filter from a server function to the request's scope.
+fn scoped(mut filter: Filter) -> Result<Filter, String> {
+    let grant = current_grant();
+    access::permit(grant.as_ref(), &filter).map_err(|refusal| refusal.to_string())?;
+    filter.scoped = grant.is_some_and(|grant| grant.0.scope.is_limited());
+    Ok(filter)
+}
+
 impl ViewSource for StoreViews {
     fn view(&self, filter: Filter) -> Answer<View> {
         let store = self.store.clone();
         let settings = self.query;
+        let filter = scoped(filter);
         Box::pin(async move {
-            query::view_from(&store, crate::live::normalise(filter), now_ms(), settings)
-                .await
-                .map_err(|error| error.to_string())
+            let mut view =
+                query::view_from(&store, crate::live::normalise(filter?), now_ms(), settings)
+                    .await
+                    .map_err(|error| error.to_string())?;
+            view.filter.scoped = false;
+            Ok(view)
         })
     }
 
     fn targets(&self) -> Answer<Vec<TargetHealth>> {
         let store = self.store.clone();
+        let scoped = current_grant().is_some_and(|grant| grant.0.scope.is_limited());
         Box::pin(async move {
+            if scoped {
+                return Err("this token is scoped to part of the fleet; the targets list covers every target".to_owned());
+            }
             store
                 .read(query::targets)
                 .await
@@ -72,7 +98,9 @@ impl ViewSource for StoreViews {
 
     fn families(&self, filter: Filter) -> Answer<Vec<app::wire::Family>> {
         let store = self.store.clone();
+        let filter = scoped(filter);
         Box::pin(async move {
+            let filter = filter?;
             store
                 .read(move |store| query::raw::families(store, &filter))
                 .await
@@ -83,7 +111,9 @@ impl ViewSource for StoreViews {
     fn family(&self, filter: Filter, name: String) -> Answer<app::wire::FamilyView> {
         let store = self.store.clone();
         let settings = self.query;
+        let filter = scoped(filter);
         Box::pin(async move {
+            let filter = filter?;
             if name.is_empty() || name.len() > 256 {
                 return Err("name is required: a metric name of up to 256 bytes".to_owned());
             }
@@ -110,6 +140,7 @@ pub fn app(state: AppState) -> Router {
         .route(TARGETS_PATH, get(api::targets))
         .route("/api/v1/families", get(api::families))
         .route("/api/v1/family", get(api::family))
+        .route("/api/v1/links", post(api::mint_link))
         .route(LIVE_PATH, get(live::upgrade))
         .leptos_routes_with_context(
             &state,
@@ -119,6 +150,10 @@ pub fn app(state: AppState) -> Router {
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            access::guard,
         ))
         .with_state(state)
 }

@@ -1,0 +1,207 @@
+// Embedding, in headless Chromium: a second inferscope that requires tokens and allows one
+// parent origin (e2e/access.toml), and parent pages served from two other loopback origins — one
+// allowed, one not. Links are minted the way an operator would: an admin token from the CLI,
+// scoped links from the API.
+import { test, expect } from '@playwright/test';
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import http from 'node:http';
+
+const SHOTS = 'target/e2e';
+mkdirSync(SHOTS, { recursive: true });
+const HOST = '127.0.0.1';
+const PORT = Number(process.env.INFERSCOPE_EMBED_PORT ?? 3110);
+const DASHBOARD = `http://${HOST}:${PORT}`;
+const ALLOWED_PORT = 3120; // listed in e2e/access.toml
+const FOREIGN_PORT = 3121; // not listed
+const SECRET = 'e2e secret for the embedding tests, 32+ bytes';
+const BINARY =
+  process.env.INFERSCOPE_BIN ??
+  ['target/release/inferscope', 'target/debug/inferscope'].find((path) => existsSync(path));
+
+let server;
+const parents = [];
+let admin;
+
+// A console page that frames `src` and keeps the messages it receives from the dashboard.
+function parentPage(src) {
+  return `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Console</title>
+<style>body{margin:0;font:14px system-ui;background:#eef1f5}header{padding:10px 16px;background:#1d2733;color:#fff}
+iframe{display:block;width:100%;border:0;height:640px}</style></head><body>
+<header>Platform console — model chat-llm</header>
+<iframe id="embed" src="${src.replaceAll('"', '&quot;')}"></iframe>
+<script>
+window.received = [];
+window.addEventListener('message', (event) => {
+  if (event.origin !== ${JSON.stringify(DASHBOARD)}) return;
+  if (!event.data || event.data.source !== 'inferscope') return;
+  window.received.push(event.data);
+  if (event.data.type === 'height') document.getElementById('embed').style.height = event.data.height + 'px';
+});
+</script></body></html>`;
+}
+
+function serveParent(port) {
+  const server = http.createServer((request, response) => {
+    const url = new URL(request.url, `http://${HOST}:${port}`);
+    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    response.end(parentPage(url.searchParams.get('src') ?? 'about:blank'));
+  });
+  return new Promise((resolve) => server.listen(port, HOST, () => resolve(server)));
+}
+
+async function mint(body) {
+  const response = await fetch(`${DASHBOARD}/api/v1/links`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  expect(response.status).toBe(200);
+  return response.json();
+}
+
+const CHAT = {
+  environment: 'production',
+  deployment: 'chat-llm',
+  panels: ['inference_volume', 'response_time'],
+};
+
+test.beforeAll(async () => {
+  test.setTimeout(180_000);
+  expect(BINARY, 'the inferscope binary is built').toBeTruthy();
+  const env = {
+    ...process.env,
+    LEPTOS_OUTPUT_NAME: 'inferscope',
+    LEPTOS_SITE_ROOT: 'target/site',
+    LEPTOS_SITE_PKG_DIR: 'pkg',
+    LEPTOS_SITE_ADDR: `${HOST}:${PORT}`,
+    LEPTOS_RELOAD_PORT: String(PORT + 1),
+    INFERSCOPE_ACCESS_SECRET: SECRET,
+    RUST_LOG: 'warn',
+  };
+  server = spawn(BINARY, ['--config', 'e2e/access.toml'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${DASHBOARD}/healthz`)).ok) break;
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`the guarded server at ${DASHBOARD} did not start`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+  admin = execFileSync(BINARY, ['--config', 'e2e/access.toml', 'link', '--admin', '--ttl', '1h'], {
+    env,
+  })
+    .toString()
+    .trim();
+  parents.push(await serveParent(ALLOWED_PORT), await serveParent(FOREIGN_PORT));
+  // Wait until the demo fleet behind the guarded server has data for chat-llm.
+  const view = `${DASHBOARD}/api/v1/view?environment=production&deployment=chat-llm&panels=inference_volume,response_time&range=5m`;
+  await expect
+    .poll(
+      async () => {
+        const response = await fetch(view, { headers: { authorization: `Bearer ${admin}` } });
+        if (!response.ok) return false;
+        const body = await response.json();
+        return body.panels.some((panel) => panel.series.some((s) => s.points.some(([, v]) => v !== null)));
+      },
+      { timeout: 90_000, intervals: [1000] },
+    )
+    .toBe(true);
+});
+
+test.afterAll(async () => {
+  for (const parent of parents) parent.close();
+  if (server) server.kill('SIGTERM');
+});
+
+function framed(port, path) {
+  return `http://${HOST}:${port}/?src=${encodeURIComponent(DASHBOARD + path)}`;
+}
+
+test('an allowed console frames the scoped panels and hears from them', async ({ page }) => {
+  const link = await mint({ ...CHAT, ttl_s: 600 });
+  expect(link.path).toContain('embed=1');
+  await page.goto(framed(ALLOWED_PORT, `${link.path}&theme=dark`));
+  const frame = page.frameLocator('#embed');
+  // Only the chosen panels, no toolbar, the dark theme the console asked for.
+  await expect(frame.locator('section.card')).toHaveCount(2);
+  await expect(frame.locator('section.card[data-card="inference_volume"]')).toBeVisible();
+  await expect(frame.locator('section.card[data-card="response_time"] [data-tab]')).toHaveCount(0);
+  await expect(frame.locator('.topbar')).toHaveCount(0);
+  await expect(frame.locator('html')).toHaveAttribute('data-theme', 'dark');
+  // Live data flows into the frame over the token-carrying WebSocket.
+  await expect
+    .poll(async () => Number(await frame.locator('.grid').getAttribute('data-live-messages')), {
+      timeout: 30_000,
+    })
+    .toBeGreaterThan(1);
+  await expect(frame.locator('section.card[data-card="inference_volume"] .now')).toContainText('req/s');
+  // The console received ready (with the filter) and the content height, from this origin only.
+  await expect
+    .poll(async () => page.evaluate(() => window.received.map((m) => m.type)), { timeout: 30_000 })
+    .toEqual(expect.arrayContaining(['ready', 'height']));
+  const ready = await page.evaluate(() => window.received.find((m) => m.type === 'ready'));
+  expect(ready.filter.deployment).toBe('chat-llm');
+  expect(ready.filter.panels).toEqual(['inference_volume', 'response_time']);
+  const height = await page.evaluate(() => window.received.filter((m) => m.type === 'height').at(-1).height);
+  expect(height).toBeGreaterThan(200);
+  expect(height).toBeLessThan(640); // the content's height, not the frame's: the console can fit it
+  await page.screenshot({ path: `${SHOTS}/embed-allowed.png`, fullPage: true });
+  // A drag across a chart zooms inside the frame and tells the console; the frame stays embedded
+  // and keeps its token (live updates go on).
+  const box = await frame.locator('#chart-inference_volume').boundingBox();
+  const y = box.y + box.height / 2;
+  await page.mouse.move(box.x + box.width * 0.5, y);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.7, y, { steps: 5 });
+  await page.mouse.move(box.x + box.width * 0.9, y, { steps: 5 });
+  await page.mouse.up();
+  await expect
+    .poll(async () => page.evaluate(() => window.received.filter((m) => m.type === 'filter').length), {
+      timeout: 15_000,
+    })
+    .toBeGreaterThan(0);
+  const zoomed = await page.evaluate(() => window.received.filter((m) => m.type === 'filter').at(-1));
+  expect(zoomed.filter.from_ms).toBeGreaterThan(0);
+  expect(zoomed.query).toContain('from=');
+  const frameUrl = page.frames().find((f) => f.url().startsWith(DASHBOARD)).url();
+  expect(frameUrl).toContain('embed=1');
+  expect(frameUrl).toContain(`token=${link.token}`);
+  await expect(frame.locator('.topbar')).toHaveCount(0);
+});
+
+test('a console not on the allowlist is refused by the browser', async ({ page }) => {
+  const link = await mint({ ...CHAT, ttl_s: 600 });
+  const refusals = [];
+  page.on('console', (message) => {
+    if (/frame-ancestors/.test(message.text())) refusals.push(message.text());
+  });
+  await page.goto(framed(FOREIGN_PORT, link.path));
+  await expect.poll(() => refusals.length, { timeout: 15_000 }).toBeGreaterThan(0);
+  expect(refusals[0]).toContain(`http://${HOST}:${ALLOWED_PORT}`);
+  await page.waitForTimeout(2_000);
+  await expect(page.frameLocator('#embed').locator('section.card')).toHaveCount(0);
+  expect(await page.evaluate(() => window.received.length)).toBe(0);
+  await page.screenshot({ path: `${SHOTS}/embed-foreign.png` });
+});
+
+test('an expired link and a link for another deployment show the reason and no data', async ({ page }) => {
+  const short = await mint({ ...CHAT, ttl_s: 1 });
+  await new Promise((resolve) => setTimeout(resolve, 2_100));
+  await page.goto(framed(ALLOWED_PORT, short.path));
+  const frame = page.frameLocator('#embed');
+  await expect(frame.locator('.refused .reason')).toContainText('the token expired at');
+  await expect(frame.locator('section.card')).toHaveCount(0);
+  await page.screenshot({ path: `${SHOTS}/embed-expired.png` });
+
+  const other = await mint({ ...CHAT, deployment: 'embedder', ttl_s: 600 });
+  const retargeted = other.path.replace('deployment=embedder', 'deployment=chat-llm');
+  await page.goto(framed(ALLOWED_PORT, retargeted));
+  await expect(frame.locator('.refused .reason')).toContainText(
+    'this token is for deployment "embedder"; the request asks for "chat-llm"',
+  );
+  await expect(frame.locator('section.card')).toHaveCount(0);
+  // The refusal page never carries the token back.
+  const html = await (await fetch(DASHBOARD + retargeted)).text();
+  expect(html).not.toContain(other.token);
+});

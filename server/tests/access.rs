@@ -1,0 +1,518 @@
+//! Access over real sockets, with tokens required: every refusal path of the API, the pages and
+//! the live WebSocket (no token, bad signature, expired, wrong scope, wrong origin, not admin),
+//! what a scoped token does see, minting over the API, and the headers every page carries.
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a test fails by panicking
+
+mod common;
+
+use std::time::Duration;
+
+use app::wire::{
+    ClientMessage, ErrorCode, Filter, PROTOCOL_VERSION, PanelId, ServerMessage, TimeRange,
+};
+use axum::Router;
+use axum::routing::get;
+use futures::{SinkExt, StreamExt};
+use server::access::{Claims, Scope, Signer};
+use server::config::{AccessMode, TargetConfig};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
+
+const SECRET: &str = "the secret of this test server, long enough";
+const PARENT: &str = "http://127.0.0.1:4000";
+
+type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// An exporter for one deployment's replica: a counter that grows.
+async fn exporter() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    let app = Router::new().route(
+        "/metrics",
+        get(|| async {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis();
+            format!(
+                "# TYPE inferscope_inference_requests_total counter\ninferscope_inference_requests_total{{code=\"200\"}} {}\n",
+                now / 100
+            )
+        }),
+    );
+    tokio::spawn(async move {
+        let _ended = axum::serve(listener, app).await;
+    });
+    addr
+}
+
+/// A server that requires tokens, scraping two deployments (`chat`, `embed`) in `production`.
+async fn guarded_server() -> server::Server {
+    let mut config = common::fast_config();
+    config.access.mode = AccessMode::On;
+    config.access.secret = SECRET.into();
+    config.access.frame_ancestors = vec![PARENT.into()];
+    for deployment in ["chat", "embed"] {
+        config.targets.push(TargetConfig {
+            url: format!("http://{}/metrics", exporter().await),
+            environment: "production".into(),
+            deployment: deployment.into(),
+            replica: format!("{deployment}-0"),
+            engine: None,
+        });
+    }
+    common::start(config).await
+}
+
+fn now_s() -> i64 {
+    server::web::access::now_s()
+}
+
+fn token(scope: Scope, expires_s: i64, admin: bool) -> String {
+    Signer::new(SECRET).expect("secret").mint(&Claims {
+        scope,
+        expires_s,
+        admin,
+    })
+}
+
+fn chat_scope() -> Scope {
+    Scope {
+        environment: Some("production".into()),
+        deployment: Some("chat".into()),
+        panels: vec![PanelId::InferenceVolume, PanelId::ResponseTime],
+    }
+}
+
+const CHAT_QUERY: &str =
+    "environment=production&deployment=chat&panels=inference_volume,response_time";
+
+/// GET with an optional bearer token: (status, body, headers).
+async fn get_with(url: &str, bearer: Option<&str>) -> (u16, String, reqwest::header::HeaderMap) {
+    let client = reqwest::Client::new();
+    let mut request = client.get(url);
+    if let Some(bearer) = bearer {
+        request = request.bearer_auth(bearer);
+    }
+    let response = request.send().await.expect("request");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (status, response.text().await.expect("body"), headers)
+}
+
+fn error_of(body: &str) -> String {
+    let json: serde_json::Value = serde_json::from_str(body).expect("a JSON error");
+    json["error"].as_str().expect("error text").to_owned()
+}
+
+/// Opens the live socket with optional bearer token and Origin; the HTTP status on refusal.
+async fn open(
+    addr: std::net::SocketAddr,
+    bearer: Option<&str>,
+    origin: Option<&str>,
+    query_token: Option<&str>,
+) -> Result<Socket, (u16, String)> {
+    let url = match query_token {
+        Some(token) => format!("ws://{addr}/api/v1/live?token={token}"),
+        None => format!("ws://{addr}/api/v1/live"),
+    };
+    let mut request = url.into_client_request().expect("request");
+    if let Some(bearer) = bearer {
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {bearer}").parse().expect("header"),
+        );
+    }
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().expect("header"));
+    }
+    match connect_async(request).await {
+        Ok((socket, _)) => Ok(socket),
+        Err(WsError::Http(response)) => {
+            let body = response
+                .body()
+                .as_ref()
+                .map(|body| String::from_utf8_lossy(body).into_owned())
+                .unwrap_or_default();
+            Err((response.status().as_u16(), body))
+        }
+        Err(other) => panic!("unexpected WebSocket error {other}"),
+    }
+}
+
+async fn subscribe(socket: &mut Socket, filter: Filter) {
+    let message = ClientMessage::Subscribe {
+        protocol: PROTOCOL_VERSION,
+        filter,
+        resume: None,
+    };
+    socket
+        .send(Message::text(serde_json::to_string(&message).unwrap()))
+        .await
+        .expect("send");
+}
+
+async fn next(socket: &mut Socket) -> Option<ServerMessage> {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(20), socket.next())
+            .await
+            .expect("a message within 20 s")?;
+        match frame.ok()? {
+            Message::Text(text) => return Some(serde_json::from_str(&text).expect("message")),
+            Message::Close(_) => return None,
+            _ => continue,
+        }
+    }
+}
+
+fn chat_filter() -> Filter {
+    Filter {
+        environment: Some("production".into()),
+        deployment: Some("chat".into()),
+        range: TimeRange::Last5m,
+        panels: vec![PanelId::InferenceVolume, PanelId::ResponseTime],
+        ..Filter::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refusal_path_names_its_reason_and_returns_no_data() {
+    let server = guarded_server().await;
+    let base = format!("http://{}", server.addr);
+    let view = format!("{base}/api/v1/view?{CHAT_QUERY}");
+
+    // No token: 401 on the API, the pages and the live socket; static files and liveness open.
+    let (status, body, _) = get_with(&view, None).await;
+    assert_eq!(status, 401);
+    assert!(error_of(&body).contains("requires a token"), "{body}");
+    let (status, body, headers) = get_with(&format!("{base}/?{CHAT_QUERY}"), None).await;
+    assert_eq!(status, 401);
+    assert!(body.contains("requires a token") && !body.contains("\"panels\""));
+    assert_eq!(
+        headers["content-security-policy"],
+        format!("frame-ancestors 'self' {PARENT}")
+    );
+    assert_eq!(get_with(&format!("{base}/healthz"), None).await.0, 200);
+    assert_eq!(
+        open(server.addr, None, None, None).await.err().map(|e| e.0),
+        Some(401)
+    );
+    for path in ["/api/v1/targets", "/api/v1/families", "/targets"] {
+        assert_eq!(
+            get_with(&format!("{base}{path}"), None).await.0,
+            401,
+            "{path}"
+        );
+    }
+
+    // A bad signature (another server's secret) and garbage: 401.
+    let foreign = Signer::new("another server's secret, also long enough")
+        .unwrap()
+        .mint(&Claims {
+            scope: Scope::default(),
+            expires_s: now_s() + 600,
+            admin: false,
+        });
+    let (status, body, _) = get_with(&view, Some(&foreign)).await;
+    assert_eq!(
+        (status, error_of(&body)),
+        (401, "the token's signature is not valid".into())
+    );
+    let (status, body, _) = get_with(&view, Some("not-a-token")).await;
+    assert_eq!(
+        (status, error_of(&body)),
+        (401, "the token is malformed".into())
+    );
+    assert_eq!(
+        open(server.addr, Some(&foreign), None, None)
+            .await
+            .err()
+            .map(|e| e.0),
+        Some(401)
+    );
+
+    // Expired: 401 with the time it expired, on the API, the page and the socket.
+    let expired = token(chat_scope(), now_s() - 60, false);
+    let (status, body, _) = get_with(&view, Some(&expired)).await;
+    assert_eq!(status, 401);
+    assert!(
+        error_of(&body).starts_with("the token expired at "),
+        "{body}"
+    );
+    let (status, body, _) = get_with(
+        &format!("{base}/?embed=1&{CHAT_QUERY}&token={expired}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(body.contains("the token expired at"), "{body}");
+    assert!(!body.contains(&expired), "the token is not echoed");
+    let refused = open(server.addr, None, None, Some(&expired))
+        .await
+        .expect_err("refused");
+    assert_eq!(refused.0, 401);
+    assert!(refused.1.contains("expired"), "{}", refused.1);
+
+    // Wrong scope: 403 naming what the token is for.
+    let chat = token(chat_scope(), now_s() + 600, false);
+    let other = view.replace("deployment=chat", "deployment=embed");
+    let (status, body, _) = get_with(&other, Some(&chat)).await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        error_of(&body),
+        "this token is for deployment \"chat\"; the request asks for \"embed\""
+    );
+    let all_panels = format!("{base}/api/v1/view?environment=production&deployment=chat");
+    let (status, body, _) = get_with(&all_panels, Some(&chat)).await;
+    assert_eq!(status, 403);
+    assert!(error_of(&body).contains("asks for every panel"), "{body}");
+    for path in ["/api/v1/targets", "/targets"] {
+        assert_eq!(
+            get_with(&format!("{base}{path}"), Some(&chat)).await.0,
+            403,
+            "{path}"
+        );
+    }
+    let (status, body, _) = get_with(
+        &format!(
+            "{base}/?embed=1&{}&token={chat}",
+            CHAT_QUERY.replace("chat", "embed")
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(body.contains("this token is for deployment"), "{body}");
+    assert!(!body.contains(&chat), "the token is not echoed");
+
+    // The live socket: a subscription outside the scope is refused, the connection stays.
+    let mut socket = open(server.addr, Some(&chat), None, None)
+        .await
+        .expect("upgrade");
+    subscribe(
+        &mut socket,
+        Filter {
+            deployment: Some("embed".into()),
+            ..chat_filter()
+        },
+    )
+    .await;
+    match next(&mut socket).await {
+        Some(ServerMessage::Error { code, message }) => {
+            assert_eq!(code, ErrorCode::Forbidden);
+            assert!(message.contains("\"embed\""), "{message}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+
+    // Wrong origin: 403 before the upgrade; the server's own origin and the parent pass.
+    let own = format!("http://{}", server.addr);
+    let (status, body) = open(
+        server.addr,
+        Some(&chat),
+        Some("http://evil.example:4000"),
+        None,
+    )
+    .await
+    .expect_err("refused");
+    assert_eq!(status, 403);
+    assert!(
+        body.contains("http://evil.example:4000 may not open live connections"),
+        "{body}"
+    );
+    assert!(
+        open(server.addr, Some(&chat), Some(&own), None)
+            .await
+            .is_ok()
+    );
+    assert!(
+        open(server.addr, Some(&chat), Some(PARENT), None)
+            .await
+            .is_ok()
+    );
+
+    // Minting: no token 401, a read token 403, an admin token 200.
+    let client = reqwest::Client::new();
+    let links = format!("{base}/api/v1/links");
+    let request = serde_json::json!({"deployment": "chat", "environment": "production",
+        "panels": ["inference_volume"], "ttl_s": 600});
+    let response = client.post(&links).json(&request).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    let response = client
+        .post(&links)
+        .bearer_auth(&chat)
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 403);
+    assert!(error_of(&response.text().await.unwrap()).contains("admin token"));
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scoped_token_sees_its_deployment_only_and_is_never_echoed() {
+    let server = guarded_server().await;
+    let base = format!("http://{}", server.addr);
+    let admin = token(Scope::default(), now_s() + 600, true);
+
+    // An admin mints a link over the API; the link opens the embedded page.
+    let link: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/api/v1/links"))
+        .bearer_auth(&admin)
+        .json(
+            &serde_json::json!({"environment": "production", "deployment": "chat",
+            "panels": ["response_time", "inference_volume"], "ttl_s": 600}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = link["path"].as_str().expect("path");
+    let minted = link["token"].as_str().expect("token");
+    assert_eq!(
+        path,
+        format!(
+            "/?embed=1&{}&token={minted}",
+            CHAT_QUERY
+                .replace(',', "%2C")
+                .replace("&panels", "&range=15m&panels")
+        )
+    );
+    let (status, body, headers) = get_with(&format!("{base}{path}"), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains(minted), "the page does not echo the token");
+    let cookie = headers["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+
+    // The view holds the chosen panels only, and no other deployment's name.
+    let view: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base}/api/v1/view?{CHAT_QUERY}"))
+        .bearer_auth(minted)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let panels: Vec<&str> = view["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|panel| panel["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(panels, ["inference_volume", "response_time"]);
+    let deployments = common::eventually(Duration::from_secs(20), "deployments listed", || {
+        let url = format!("{base}/api/v1/view?{CHAT_QUERY}");
+        let minted = minted.to_owned();
+        async move {
+            let view: serde_json::Value = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(minted)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            let list = view["deployments"].as_array()?.clone();
+            (!list.is_empty()).then_some(list)
+        }
+    })
+    .await;
+    assert_eq!(
+        deployments,
+        [serde_json::json!({"environment": "production", "deployment": "chat"})]
+    );
+    // The admin (unscoped) sees both.
+    let full: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base}/api/v1/view"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(full["deployments"].as_array().unwrap().len(), 2);
+
+    // Over the socket, with the token in the URL as the page sends it: the snapshot has the
+    // scope's panels and deployment only, and data arrives.
+    let mut socket = open(server.addr, None, Some(PARENT), Some(minted))
+        .await
+        .expect("upgrade");
+    subscribe(&mut socket, chat_filter()).await;
+    match next(&mut socket).await {
+        Some(ServerMessage::Snapshot { view, .. }) => {
+            assert_eq!(view.filter, chat_filter());
+            assert_eq!(view.panels.len(), 2);
+            assert!(view.deployments.iter().all(|d| d.deployment == "chat"));
+        }
+        other => panic!("expected a snapshot, got {other:?}"),
+    }
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_connection_ends_when_its_token_expires() {
+    let server = guarded_server().await;
+    let short = token(chat_scope(), now_s() + 2, false);
+    let mut socket = open(server.addr, Some(&short), None, None)
+        .await
+        .expect("upgrade");
+    subscribe(&mut socket, chat_filter()).await;
+    let mut refusal = None;
+    while let Some(message) = next(&mut socket).await {
+        if let ServerMessage::Error { code, message } = message {
+            refusal = Some((code, message));
+        }
+    }
+    let (code, message) = refusal.expect("an error before the close");
+    assert_eq!(code, ErrorCode::Unauthorized);
+    assert!(message.starts_with("the token expired at"), "{message}");
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test]
+async fn tokens_are_required_off_loopback_and_need_a_secret() {
+    let mut config = common::fast_config();
+    let error = config
+        .access
+        .policy("0.0.0.0:3000".parse().unwrap())
+        .expect_err("no secret off loopback");
+    assert!(
+        error
+            .to_string()
+            .contains("listens on 0.0.0.0:3000, not on loopback"),
+        "{error}"
+    );
+    let policy = config
+        .access
+        .policy("127.0.0.1:3000".parse().unwrap())
+        .expect("loopback needs none");
+    assert!(!policy.required);
+    config.access.mode = AccessMode::On;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let error = server::Server::start(config.clone(), common::leptos_options(), listener)
+        .await
+        .expect_err("on without a secret");
+    assert!(error.to_string().contains("access.secret"), "{error}");
+    config.access.secret = "short".into();
+    assert!(config.validate().is_err());
+    config.access.secret = SECRET.into();
+    config.access.frame_ancestors = vec!["https://console.example.com/path".into()];
+    let error = config.validate().expect_err("a path is not an origin");
+    assert!(
+        error.to_string().contains("access.frame_ancestors[0]"),
+        "{error}"
+    );
+}
