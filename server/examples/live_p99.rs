@@ -18,8 +18,8 @@ use app::wire::{
 use clap::Parser;
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::connect_async;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{Error, Message};
 
 #[derive(Debug, Parser)]
 #[command(about = "Print a deployment's live p99 response time from an inferscope server")]
@@ -75,7 +75,19 @@ async fn run(args: Args) -> Result<(), String> {
     let (mut socket, _) = tokio::time::timeout(Duration::from_secs(10), connect_async(request))
         .await
         .map_err(|_| format!("{}: no answer within 10 s", args.url))?
-        .map_err(|error| format!("{}: {error}", args.url))?;
+        .map_err(|error| match error {
+            // A refused upgrade carries the server's reason as JSON: say it.
+            Error::Http(response) => {
+                let reason = response
+                    .body()
+                    .as_deref()
+                    .and_then(|body| serde_json::from_slice::<serde_json::Value>(body).ok())
+                    .and_then(|json| json["error"].as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                format!("{}: refused ({}): {reason}", args.url, response.status())
+            }
+            other => format!("{}: {other}", args.url),
+        })?;
     let filter = Filter {
         environment: args.environment.clone(),
         deployment: Some(args.deployment.clone()),

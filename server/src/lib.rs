@@ -49,7 +49,7 @@ pub enum StartError {
     #[error("cannot read the listening address: {0}")]
     Listener(std::io::Error),
     /// The access settings do not fit where the server listens.
-    #[error("{0}")]
+    #[error(transparent)]
     Access(#[from] config::ConfigError),
 }
 
