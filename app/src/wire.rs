@@ -373,6 +373,10 @@ pub struct View {
     pub deployments: Vec<DeploymentRef>,
     /// The panels, in [`PanelId::ALL`] order.
     pub panels: Vec<Panel>,
+    /// Why this server has no GPU readings of its own (no NVIDIA driver), shown on empty GPU
+    /// panels. Fixed for a server run: sent in snapshots, never changed by a delta.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_note: Option<String>,
 }
 
 impl View {

@@ -221,6 +221,7 @@ fn main() {
         raw_samples as f64 / raw_seconds
     );
     let settings = QuerySettings {
+        no_gpu_driver: false,
         scrape_interval_ms: 1000,
         raw_retention_ms: RAW_RETENTION_MS,
     };

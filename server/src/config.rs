@@ -46,6 +46,47 @@ pub struct TargetConfig {
     /// Absent: detected from the page.
     #[serde(default)]
     pub engine: Option<String>,
+    /// The replica's process on this host, for CPU, memory and GPU readings. Absent: found by
+    /// the port of a loopback URL.
+    #[serde(default)]
+    pub pid: Option<u32>,
+    /// GPUs of this replica (indices like `"0"` or UUIDs like `"GPU-…"`), besides those NVML
+    /// shows its process tree running on.
+    #[serde(default)]
+    pub gpus: Vec<String>,
+}
+
+/// Whether a host reader runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ReaderMode {
+    /// Where it can: for replicas on this host; NVML when the driver loads.
+    #[default]
+    Auto,
+    /// Never.
+    Off,
+}
+
+/// Readings of this host (`[host]`): processes from `/proc` or cgroup v2, GPUs through NVML.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HostConfig {
+    /// CPU and memory of replicas on this host (a `pid`, or a loopback URL): `auto` or `off`.
+    pub processes: ReaderMode,
+    /// GPUs through NVML: `auto` (when the driver loads) or `off`.
+    pub nvml: ReaderMode,
+    /// The NVML library: a path, or a name the dynamic loader finds.
+    pub nvml_library: String,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            processes: ReaderMode::Auto,
+            nvml: ReaderMode::Auto,
+            nvml_library: crate::scrape::nvml::DEFAULT_LIBRARY.to_owned(),
+        }
+    }
 }
 
 /// A Prometheus `http_sd` discovery endpoint.
@@ -198,6 +239,8 @@ pub struct Config {
     pub http_sd: Vec<HttpSdConfig>,
     /// Tokens, signed links and framing (`[access]`).
     pub access: AccessConfig,
+    /// Readings of this host (`[host]`).
+    pub host: HostConfig,
 }
 
 impl Default for Config {
@@ -219,6 +262,7 @@ impl Default for Config {
             targets: Vec::new(),
             http_sd: Vec::new(),
             access: AccessConfig::default(),
+            host: HostConfig::default(),
         }
     }
 }
@@ -567,6 +611,11 @@ mod tests {
             "secret",
             "frame_ancestors",
             "max_link_ttl_s",
+            "[host]",
+            "processes",
+            "nvml_library",
+            "pid",
+            "gpus",
             "[[targets]]",
             "[[http_sd]]",
             "replica",
@@ -624,6 +673,8 @@ mod tests {
                 deployment: "d".into(),
                 replica: String::new(),
                 engine: None,
+                pid: None,
+                gpus: Vec::new(),
             }],
             ..Config::default()
         };

@@ -67,6 +67,61 @@ pub struct Server {
     background: Vec<JoinHandle<()>>,
 }
 
+/// Scrape loops reading this host for configured targets on it: the replica's process (tree)
+/// and, when NVML loaded, its GPUs. Each is a target of its own (`host:<url>`, `nvml:<url>`)
+/// with the replica's labels, so its health shows on the targets page.
+fn host_readers(
+    config: &Config,
+    gpu_reader: Option<scrape::nvml::GpuReader>,
+    settings: ScrapeSettings,
+    store: &store::StoreHandle,
+) -> Vec<JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    for target in &config.targets {
+        let labels = TargetLabels {
+            environment: Arc::from(target.environment.as_str()),
+            deployment: Arc::from(target.deployment.as_str()),
+            replica: Arc::from(target.replica.as_str()),
+        };
+        let pid = scrape::host::PidSource::for_target(&target.url, target.pid);
+        if config.host.processes == config::ReaderMode::Auto
+            && let Some(source) = pid.clone()
+        {
+            let companion = Target {
+                url: format!("host:{}", target.url),
+                labels: labels.clone(),
+                engine: Some(Engine::Inferscope),
+            };
+            tasks.push(tokio::spawn(scrape::run_loop(
+                companion,
+                scrape::host::HostScraper::new(source, settings),
+                settings,
+                store.clone(),
+            )));
+        }
+        if let Some(reader) = &gpu_reader
+            && (pid.is_some() || !target.gpus.is_empty())
+        {
+            let companion = Target {
+                url: format!("nvml:{}", target.url),
+                labels,
+                engine: Some(Engine::Inferscope),
+            };
+            let attribution = scrape::nvml::Attribution {
+                gpus: target.gpus.clone(),
+                pid,
+            };
+            tasks.push(tokio::spawn(scrape::run_loop(
+                companion,
+                scrape::nvml::NvmlScraper::new(reader.clone(), attribution, settings),
+                settings,
+                store.clone(),
+            )));
+        }
+    }
+    tasks
+}
+
 /// How long a shutdown waits for open requests before it cuts them off.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -90,9 +145,34 @@ impl Server {
             max_points_per_series: (2 * retention_ms / interval_ms.max(1) + 16) as usize,
             max_series: config.max_series as usize,
         });
+        // NVML once, at start: a host without the driver logs one line and its GPU panels say
+        // so; nothing retries.
+        let gpu_reader = match config.host.nvml {
+            config::ReaderMode::Off => None,
+            config::ReaderMode::Auto => {
+                let library = config.host.nvml_library.clone();
+                match tokio::task::spawn_blocking(move || scrape::nvml::GpuReader::open(&library))
+                    .await
+                {
+                    Ok(Ok(reader)) => {
+                        info!("NVML loaded: GPUs of this host are read directly");
+                        Some(reader)
+                    }
+                    Ok(Err(reason)) => {
+                        info!("{reason}");
+                        None
+                    }
+                    Err(error) => {
+                        warn!(%error, "loading NVML failed");
+                        None
+                    }
+                }
+            }
+        };
         let query = QuerySettings {
             scrape_interval_ms: interval_ms,
             raw_retention_ms: retention_ms,
+            no_gpu_driver: config.host.nvml == config::ReaderMode::Auto && gpu_reader.is_none(),
         };
         let (hub, hub_task) = live::spawn(
             HubSettings {
@@ -143,6 +223,7 @@ impl Server {
         if let Some(demo) = &demo {
             discovery_urls.push(demo.discovery_url.clone());
         }
+        let mut background = host_readers(&config, gpu_reader, scrape_settings, &store);
         let manager = ScrapeManager::new(scrape_settings, client.clone(), store.clone());
         let discovery_task = tokio::spawn(scrape::discovery::run(
             static_targets,
@@ -175,7 +256,10 @@ impl Server {
             store,
             shutting_down,
             serve,
-            background: vec![discovery_task, hub_task, store_task],
+            background: {
+                background.extend([discovery_task, hub_task, store_task]);
+                background
+            },
         })
     }
 

@@ -62,6 +62,8 @@ async fn guarded_server() -> server::Server {
             deployment: deployment.into(),
             replica: format!("{deployment}-0"),
             engine: None,
+            pid: None,
+            gpus: Vec::new(),
         });
     }
     common::start(config).await
@@ -431,17 +433,35 @@ async fn a_scoped_token_sees_its_deployment_only_and_is_never_echoed() {
         deployments,
         [serde_json::json!({"environment": "production", "deployment": "chat"})]
     );
-    // The admin (unscoped) sees both.
-    let full: serde_json::Value = reqwest::Client::new()
-        .get(format!("{base}/api/v1/view"))
-        .bearer_auth(&admin)
+    // The admin (unscoped) sees both, once both exporters have been scraped.
+    common::eventually(Duration::from_secs(20), "both deployments listed", || {
+        let url = format!("{base}/api/v1/view");
+        let admin = admin.clone();
+        async move {
+            let full: serde_json::Value = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(admin)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            (full["deployments"].as_array()?.len() == 2).then_some(())
+        }
+    })
+    .await;
+    // … and the scoped token still only its own.
+    let scoped: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base}/api/v1/view?{CHAT_QUERY}"))
+        .bearer_auth(minted)
         .send()
         .await
         .unwrap()
         .json()
         .await
         .unwrap();
-    assert_eq!(full["deployments"].as_array().unwrap().len(), 2);
+    assert_eq!(scoped["deployments"].as_array().unwrap().len(), 1);
 
     // Over the socket, with the token in the URL as the page sends it: the snapshot has the
     // scope's panels and deployment only, and data arrives.

@@ -71,6 +71,8 @@ fn target(url: String, replica: &str) -> TargetConfig {
         deployment: if replica == "good" { "good" } else { "faulty" }.into(),
         replica: replica.into(),
         engine: None,
+        pid: None,
+        gpus: Vec::new(),
     }
 }
 

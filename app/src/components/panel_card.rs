@@ -36,6 +36,15 @@ pub fn PanelCard(
     let now = move || panel.with(|panel| panel.as_ref().map(summary).unwrap_or_default());
     let empty = move || panel.with(|panel| panel.as_ref().is_some_and(|p| p.series.is_empty()));
     let hint = move || active_spec.get().source_hint;
+    // A server without an NVIDIA driver says so on its GPU panels.
+    let gpu_note = move || {
+        let gpu = matches!(active.get(), PanelId::GpuUsage | PanelId::GpuMemory);
+        view.with(|view| {
+            view.as_ref()
+                .and_then(|v| v.gpu_note.clone())
+                .filter(|_| gpu)
+        })
+    };
     let split_on = move || split.with(|split| split.contains(&active.get()));
     let tabs = (panels.len() > 1).then(|| {
         panels
@@ -87,9 +96,29 @@ pub fn PanelCard(
                     on_zoom=on_zoom
                 />
                 <Show when=empty>
-                    <p class="empty">"No target reports this yet. It comes from " {hint} "."</p>
+                    {move || match gpu_note() {
+                        Some(note) => view! {
+                            <p class="empty gpu-note">
+                                {capitalised(&note)} ". Exporters report it too: " {hint} "."
+                            </p>
+                        }
+                        .into_any(),
+                        None => view! {
+                            <p class="empty">"No target reports this yet. It comes from " {hint} "."</p>
+                        }
+                        .into_any(),
+                    }}
                 </Show>
             </div>
         </section>
     }
+}
+
+/// `text` with its first letter upper-cased.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }

@@ -101,6 +101,7 @@ mod tests {
                 deployment: "chat".into(),
             }],
             panels,
+            gpu_note: None,
         }
     }
 

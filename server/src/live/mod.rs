@@ -378,6 +378,7 @@ mod tests {
             step_ms,
             deployments: Vec::new(),
             panels: Vec::new(),
+            gpu_note: None,
         }
     }
 

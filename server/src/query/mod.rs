@@ -46,6 +46,8 @@ pub struct QuerySettings {
     pub scrape_interval_ms: i64,
     /// How long raw points are kept; older ranges are read from the rollup tiers.
     pub raw_retention_ms: i64,
+    /// This host has no NVIDIA driver (NVML did not load): the GPU panels say so.
+    pub no_gpu_driver: bool,
 }
 
 /// The times a view is sampled at and the spans each point aggregates.
@@ -826,6 +828,9 @@ pub fn view(store: &Store, filter: &Filter, now_ms: i64, settings: QuerySettings
             .filter(|id| filter.shows(*id))
             .map(|id| reader.panel(id))
             .collect(),
+        gpu_note: settings
+            .no_gpu_driver
+            .then(|| crate::scrape::nvml::NO_DRIVER.to_owned()),
     }
 }
 
@@ -884,6 +889,7 @@ mod tests {
     use crate::store::{ScrapeReport, ScrapeSuccess, StoreLimits};
 
     const SETTINGS: QuerySettings = QuerySettings {
+        no_gpu_driver: false,
         raw_retention_ms: 3_600_000,
         scrape_interval_ms: 1000,
     };

@@ -171,6 +171,7 @@ mod tests {
             ..Filter::default()
         };
         let settings = QuerySettings {
+            no_gpu_driver: false,
             scrape_interval_ms: 1000,
             raw_retention_ms: 3_600_000,
         };

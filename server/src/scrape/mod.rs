@@ -7,8 +7,10 @@
 //! yields observations (host readings, NVML).
 
 pub mod discovery;
+pub mod host;
 pub mod http;
 pub mod manager;
+pub mod nvml;
 
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -79,6 +81,9 @@ pub enum ScrapeError {
     /// The page was refused by ingest.
     #[error(transparent)]
     Ingest(#[from] IngestError),
+    /// A reader other than HTTP (host, NVML) could not read.
+    #[error("{0}")]
+    Source(String),
 }
 
 /// Something a scrape loop can drive: fetch and ingest one page (or reading) per call.

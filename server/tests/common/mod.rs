@@ -45,9 +45,15 @@ where
     }
 }
 
-/// A configuration for tests: fast scrapes and ticks, no demo fleet unless asked.
+/// A configuration for tests: fast scrapes and ticks, no demo fleet and no host or GPU readers
+/// unless asked.
 pub fn fast_config() -> Config {
     Config {
+        host: server::config::HostConfig {
+            processes: server::config::ReaderMode::Off,
+            nvml: server::config::ReaderMode::Off,
+            ..server::config::HostConfig::default()
+        },
         scrape_interval_ms: 250,
         scrape_timeout_ms: 200,
         sd_refresh_interval_ms: 250,

@@ -1,0 +1,442 @@
+//! Host readings for replicas on this machine: CPU (cores used) and memory (working set) of a
+//! replica's process and its descendants from `/proc`, or of its cgroup v2 when it runs in a
+//! container; host totals beside them. A [`HostScraper`] is a scrape loop's source like any
+//! exporter: it renders what it read as an exposition page in inferscope's own names and ingests
+//! it, so `up`, staleness and counter resets work as for HTTP targets.
+//!
+//! The process is named in config (`pid`) or found by the port the target's URL names: the
+//! listening socket in `/proc/net/tcp{,6}`, then the process holding it.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::ingest::exposition::Format;
+use crate::ingest::{IngestLimits, Ingestor};
+use crate::store::ScrapeSuccess;
+
+use super::{ScrapeError, ScrapeSettings, Scraper};
+
+/// Linux's `USER_HZ`: the unit of CPU times in `/proc/<pid>/stat` (100 on every mainstream
+/// architecture; the kernel fixes it for user space).
+const TICKS_PER_SECOND: f64 = 100.0;
+/// Most processes scanned when looking for descendants or a socket's owner.
+const MAX_PROCESSES: usize = 65_536;
+/// Substrings of a cgroup path that mean "a container runtime made this cgroup".
+const CONTAINER_CGROUPS: [&str; 6] = ["docker", "containerd", "kubepods", "libpod", "crio", "lxc"];
+
+/// Where readings of one process tree come from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProcessReading {
+    /// The process read.
+    pub pid: u32,
+    /// Processes counted (the process and its descendants; 0 when a cgroup was read).
+    pub processes: usize,
+    /// CPU time used, seconds (user + system).
+    pub cpu_seconds: f64,
+    /// Working set, bytes.
+    pub working_set_bytes: f64,
+    /// The cgroup read instead of the processes, when the process runs in a container.
+    pub cgroup: Option<PathBuf>,
+}
+
+/// The host's totals.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HostTotals {
+    /// CPU cores the host offers.
+    pub cpu_cores: f64,
+    /// Memory in all, bytes.
+    pub memory_total_bytes: f64,
+    /// Memory available for new work, bytes.
+    pub memory_available_bytes: f64,
+}
+
+/// Reads `/proc` (a root other than `/proc` is for tests).
+#[derive(Clone, Debug)]
+pub struct Proc {
+    root: PathBuf,
+    cgroup_root: PathBuf,
+}
+
+impl Default for Proc {
+    fn default() -> Self {
+        Proc {
+            root: PathBuf::from("/proc"),
+            cgroup_root: PathBuf::from("/sys/fs/cgroup"),
+        }
+    }
+}
+
+/// The fields after the command name in `/proc/<pid>/stat` (the name may hold spaces and
+/// parentheses; it ends at the last `)`).
+fn stat_fields(text: &str) -> Option<Vec<&str>> {
+    let after = &text[text.rfind(')')? + 1..];
+    Some(after.split_whitespace().collect())
+}
+
+impl Proc {
+    fn read(&self, path: impl AsRef<Path>) -> Option<String> {
+        std::fs::read_to_string(self.root.join(path)).ok()
+    }
+
+    /// Every process id with its parent.
+    fn parents(&self) -> HashMap<u32, u32> {
+        let mut parents = HashMap::new();
+        let Ok(entries) = std::fs::read_dir(&self.root) else {
+            return parents;
+        };
+        for entry in entries.flatten().take(MAX_PROCESSES) {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if let Some(ppid) = self
+                .read(format!("{pid}/stat"))
+                .as_deref()
+                .and_then(stat_fields)
+                .and_then(|fields| fields.get(1)?.parse::<u32>().ok())
+            {
+                parents.insert(pid, ppid);
+            }
+        }
+        parents
+    }
+
+    /// `pid` and every process descending from it.
+    pub fn tree(&self, pid: u32) -> HashSet<u32> {
+        let parents = self.parents();
+        let mut tree = HashSet::from([pid]);
+        // Parents are listed before children almost always; repeat until nothing is added.
+        loop {
+            let before = tree.len();
+            for (child, parent) in &parents {
+                if tree.contains(parent) {
+                    tree.insert(*child);
+                }
+            }
+            if tree.len() == before {
+                return tree;
+            }
+        }
+    }
+
+    /// The cgroup v2 directory of a process that runs in a container.
+    fn container_cgroup(&self, pid: u32) -> Option<PathBuf> {
+        let text = self.read(format!("{pid}/cgroup"))?;
+        let path = text.lines().find_map(|line| line.strip_prefix("0::"))?;
+        if !CONTAINER_CGROUPS.iter().any(|marker| path.contains(marker)) {
+            return None;
+        }
+        let dir = self.cgroup_root.join(path.trim_start_matches('/'));
+        dir.join("memory.current").exists().then_some(dir)
+    }
+
+    /// CPU and memory of `pid` and its descendants (or its container's cgroup).
+    pub fn process(&self, pid: u32) -> Result<ProcessReading, String> {
+        if self.read(format!("{pid}/stat")).is_none() {
+            return Err(format!(
+                "process {pid} is not running (no /proc/{pid}/stat)"
+            ));
+        }
+        if let Some(dir) = self.container_cgroup(pid) {
+            let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+            let field = |text: &str, key: &str| {
+                text.lines()
+                    .find_map(|line| line.strip_prefix(key)?.trim().parse::<f64>().ok())
+            };
+            let memory = read("memory.current").trim().parse::<f64>().ok();
+            let inactive_file = field(&read("memory.stat"), "inactive_file ").unwrap_or(0.0);
+            let usage_usec = field(&read("cpu.stat"), "usage_usec ");
+            if let (Some(memory), Some(usage)) = (memory, usage_usec) {
+                return Ok(ProcessReading {
+                    pid,
+                    processes: 0,
+                    cpu_seconds: usage / 1e6,
+                    // As the kubelet counts it: usage less the inactive page cache.
+                    working_set_bytes: (memory - inactive_file).max(0.0),
+                    cgroup: Some(dir),
+                });
+            }
+        }
+        let mut reading = ProcessReading {
+            pid,
+            processes: 0,
+            cpu_seconds: 0.0,
+            working_set_bytes: 0.0,
+            cgroup: None,
+        };
+        for member in self.tree(pid) {
+            // A descendant may exit between the scan and the read: skip it.
+            let Some(fields) = self.read(format!("{member}/stat")) else {
+                continue;
+            };
+            let Some(fields) = stat_fields(&fields) else {
+                continue;
+            };
+            let ticks = |index: usize| {
+                fields
+                    .get(index)
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .unwrap_or(0.0)
+            };
+            reading.cpu_seconds += (ticks(11) + ticks(12)) / TICKS_PER_SECOND;
+            let rss_kib = self
+                .read(format!("{member}/status"))
+                .and_then(|status| {
+                    status.lines().find_map(|line| {
+                        line.strip_prefix("VmRSS:")?
+                            .trim()
+                            .trim_end_matches("kB")
+                            .trim()
+                            .parse::<f64>()
+                            .ok()
+                    })
+                })
+                .unwrap_or(0.0);
+            reading.working_set_bytes += rss_kib * 1024.0;
+            reading.processes += 1;
+        }
+        Ok(reading)
+    }
+
+    /// The host's CPU cores and memory.
+    pub fn totals(&self) -> Option<HostTotals> {
+        let meminfo = self.read("meminfo")?;
+        let kib = |key: &str| {
+            meminfo.lines().find_map(|line| {
+                line.strip_prefix(key)?
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+            })
+        };
+        Some(HostTotals {
+            cpu_cores: std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64),
+            memory_total_bytes: kib("MemTotal:")? * 1024.0,
+            memory_available_bytes: kib("MemAvailable:")? * 1024.0,
+        })
+    }
+
+    /// The process listening on TCP `port` (IPv4 or IPv6), if this user may see it.
+    pub fn listener(&self, port: u16) -> Option<u32> {
+        let wanted = format!(":{port:04X}");
+        let mut inodes = HashSet::new();
+        for table in ["net/tcp", "net/tcp6"] {
+            let Some(text) = self.read(table) else {
+                continue;
+            };
+            for line in text.lines().skip(1) {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                // local_address, state 0A (LISTEN), inode.
+                if fields.len() > 9 && fields[1].ends_with(&wanted) && fields[3] == "0A" {
+                    inodes.insert(format!("socket:[{}]", fields[9]));
+                }
+            }
+        }
+        if inodes.is_empty() {
+            return None;
+        }
+        let entries = std::fs::read_dir(&self.root).ok()?;
+        for entry in entries.flatten().take(MAX_PROCESSES) {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+                continue;
+            };
+            for fd in fds.flatten() {
+                if let Ok(link) = std::fs::read_link(fd.path())
+                    && link.to_str().is_some_and(|link| inodes.contains(link))
+                {
+                    return Some(pid);
+                }
+            }
+        }
+        None
+    }
+}
+
+/// How a replica's process is found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PidSource {
+    /// Named in config.
+    Fixed(u32),
+    /// The process listening on this local port (looked up again when it goes away).
+    Port(u16),
+}
+
+impl PidSource {
+    /// The source for a target: its configured pid, else the port of a loopback URL.
+    pub fn for_target(url: &str, pid: Option<u32>) -> Option<PidSource> {
+        if let Some(pid) = pid {
+            return Some(PidSource::Fixed(pid));
+        }
+        let url = reqwest::Url::parse(url).ok()?;
+        let host = url.host_str()?;
+        let local = host == "localhost"
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        local
+            .then(|| url.port_or_known_default())
+            .flatten()
+            .map(PidSource::Port)
+    }
+
+    /// The pid now.
+    pub fn resolve(&self, proc: &Proc) -> Result<u32, String> {
+        match self {
+            PidSource::Fixed(pid) => Ok(*pid),
+            PidSource::Port(port) => proc
+                .listener(*port)
+                .ok_or_else(|| format!("no process found listening on port {port}")),
+        }
+    }
+}
+
+/// Reads one replica's process (tree) on every scrape.
+#[derive(Debug)]
+pub struct HostScraper {
+    proc: Proc,
+    source: PidSource,
+    settings: ScrapeSettings,
+    ingestor: Ingestor,
+}
+
+impl HostScraper {
+    /// A scraper for the process `source` finds.
+    pub fn new(source: PidSource, settings: ScrapeSettings) -> HostScraper {
+        HostScraper {
+            proc: Proc::default(),
+            source,
+            settings,
+            ingestor: Ingestor::for_engines(vec![crate::ingest::adapter::Engine::Inferscope]),
+        }
+    }
+}
+
+/// The exposition page for one reading, in inferscope's names.
+pub fn render(reading: &ProcessReading, totals: Option<HostTotals>) -> String {
+    let mut page = String::with_capacity(1024);
+    let mut line = |kind: &str, name: &str, value: f64| {
+        let _infallible = writeln!(page, "# TYPE {name} {kind}\n{name} {value}");
+    };
+    line(
+        "counter",
+        "inferscope_container_cpu_usage_seconds_total",
+        reading.cpu_seconds,
+    );
+    line(
+        "gauge",
+        "inferscope_container_memory_working_set_bytes",
+        reading.working_set_bytes,
+    );
+    line("gauge", "inferscope_process_pid", f64::from(reading.pid));
+    if reading.cgroup.is_none() {
+        line(
+            "gauge",
+            "inferscope_process_tree_processes",
+            reading.processes as f64,
+        );
+    }
+    if let Some(totals) = totals {
+        line("gauge", "inferscope_host_cpu_cores", totals.cpu_cores);
+        line(
+            "gauge",
+            "inferscope_host_memory_total_bytes",
+            totals.memory_total_bytes,
+        );
+        line(
+            "gauge",
+            "inferscope_host_memory_available_bytes",
+            totals.memory_available_bytes,
+        );
+    }
+    page
+}
+
+impl Scraper for HostScraper {
+    async fn scrape(&mut self) -> Result<ScrapeSuccess, ScrapeError> {
+        let proc = self.proc.clone();
+        let source = self.source.clone();
+        let page = tokio::task::spawn_blocking(move || {
+            let pid = source.resolve(&proc)?;
+            let reading = proc.process(pid)?;
+            Ok::<String, String>(render(&reading, proc.totals()))
+        })
+        .await
+        .map_err(|error| ScrapeError::Source(format!("host reading task failed: {error}")))?
+        .map_err(ScrapeError::Source)?;
+        let limits = IngestLimits {
+            sample_limit: self.settings.sample_limit,
+            label_limit: self.settings.label_limit,
+            label_value_length_limit: self.settings.label_value_length_limit,
+        };
+        let output = self.ingestor.ingest(&page, Format::Prometheus, limits)?;
+        Ok(ScrapeSuccess {
+            observations: output.observations,
+            raw: output.raw,
+            engines: output.engines.iter().map(|engine| engine.name()).collect(),
+            samples: output.samples as u64,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_lines_with_odd_names_parse() {
+        let line = "42 (my (odd) name) S 7 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0";
+        let fields = stat_fields(line).expect("fields");
+        assert_eq!(fields[1], "7", "ppid");
+        assert_eq!((fields[11], fields[12]), ("250", "50"), "utime, stime");
+    }
+
+    #[test]
+    fn targets_on_loopback_are_found_by_port() {
+        assert_eq!(
+            PidSource::for_target("http://127.0.0.1:8000/metrics", None),
+            Some(PidSource::Port(8000))
+        );
+        assert_eq!(
+            PidSource::for_target("http://localhost/metrics", None),
+            Some(PidSource::Port(80))
+        );
+        assert_eq!(
+            PidSource::for_target("http://10.0.0.5:8000/metrics", None),
+            None
+        );
+        assert_eq!(
+            PidSource::for_target("http://10.0.0.5:8000/metrics", Some(12)),
+            Some(PidSource::Fixed(12))
+        );
+    }
+
+    #[test]
+    fn this_process_reads_as_itself() {
+        let proc = Proc::default();
+        let me = std::process::id();
+        let reading = proc.process(me).expect("own process");
+        assert!(reading.processes >= 1);
+        assert!(reading.working_set_bytes > 1_000_000.0, "{reading:?}");
+        let totals = proc.totals().expect("meminfo");
+        assert!(totals.memory_total_bytes >= totals.memory_available_bytes);
+        assert!(proc.process(u32::MAX).is_err());
+        let page = render(&reading, Some(totals));
+        assert!(page.contains("inferscope_container_cpu_usage_seconds_total "));
+        assert!(page.contains("# TYPE inferscope_container_memory_working_set_bytes gauge"));
+    }
+}
