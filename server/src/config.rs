@@ -339,6 +339,26 @@ pub enum Command {
     Serve,
     /// Mint a signed, read-only link (and the bearer token inside it) with the configured secret.
     Link(LinkArgs),
+    /// Serve one replica of the demo fleet (the fleet starts these itself).
+    #[command(hide = true)]
+    DemoReplica(DemoReplicaArgs),
+}
+
+/// `inferscope demo-replica`: what the demo fleet passes to a replica process.
+#[derive(Clone, Debug, clap::Args)]
+pub struct DemoReplicaArgs {
+    /// The replica's name.
+    #[arg(long)]
+    pub name: String,
+    /// Seed of its random choices.
+    #[arg(long)]
+    pub seed: u64,
+    /// Cold start, milliseconds.
+    #[arg(long)]
+    pub cold_start_ms: u64,
+    /// The model profile, as JSON.
+    #[arg(long)]
+    pub profile: String,
 }
 
 /// `inferscope link`: what the link may show and for how long.

@@ -16,6 +16,9 @@ fn main() -> ExitCode {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .init();
+    if let Some(Command::DemoReplica(args)) = &cli.command {
+        return demo_replica(args);
+    }
     let config = match Config::load(&cli) {
         Ok(config) => config,
         Err(error) => {
@@ -53,7 +56,35 @@ fn main() -> ExitCode {
     }
 }
 
+/// `inferscope demo-replica`: one replica of the demo fleet, in this process.
+fn demo_replica(args: &server::config::DemoReplicaArgs) -> ExitCode {
+    let profile = match serde_json::from_str(&args.profile) {
+        Ok(profile) => profile,
+        Err(error) => {
+            eprintln!("inferscope demo-replica: --profile is not a model profile: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match server::demo::replica::serve_process(
+        &args.name,
+        profile,
+        std::time::Duration::from_millis(args.cold_start_ms),
+        args.seed,
+    ) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("inferscope demo-replica: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 async fn run(config: Config) -> anyhow::Result<()> {
+    // Demo replicas run as processes of this very binary, so the host reader's /proc readings
+    // are theirs alone.
+    if let Ok(program) = std::env::current_exe() {
+        server::demo::replica::run_replicas_as_processes(program);
+    }
     let leptos = leptos::config::get_configuration(None).context("reading the Leptos settings")?;
     let options = leptos.leptos_options;
     let addr = options.site_addr;

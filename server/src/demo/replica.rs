@@ -2,10 +2,14 @@
 //! answers predictions after a realistic, load-dependent time, streaming its output, and
 //! exports on `/metrics` what it measured of itself.
 //!
-//! Each replica runs on its own OS thread with a single-threaded runtime, so the CPU time of
-//! that thread (from `/proc/thread-self`) is the replica's CPU: request handling plus real
-//! work per token. Its memory figure counts buffers it really holds (the loaded "weights" and
-//! per-request context). There is no GPU here, so the GPU figures are a stated simulation:
+//! Run by the `inferscope` binary, each replica is a child process of its own (the hidden
+//! `demo-replica` subcommand), and its CPU and memory are read from `/proc` for that process by
+//! the same code that reads real replicas (`scrape::host`): request handling plus real work per
+//! token, and the buffers it really holds (the loaded "weights" and per-request context). Where
+//! no binary was registered (tests and tools that embed the server), a replica runs on an OS
+//! thread with a single-threaded runtime instead, and reports its thread's CPU and the bytes it
+//! holds. A child process exits when its standard input closes, so replicas never outlive the
+//! server, however it ends. There is no GPU here, so the GPU figures are a stated simulation:
 //! utilisation is the mean batch in the model as a share of a full batch, memory is weights
 //! plus KV cache per token in flight, on an 80 GiB device.
 //!
@@ -16,8 +20,9 @@
 //! - otherwise a first chunk after the prefill time, then one chunk per ten output tokens.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -28,14 +33,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
 use super::metrics::{Histogram, geometric_bounds, render_counter, render_gauge};
 
 /// How a model behaves.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelProfile {
     /// Longest prompt accepted, tokens.
     pub max_context_tokens: u32,
@@ -97,6 +102,8 @@ struct ReplicaState {
     /// Tokens of context held by requests in flight (the simulated KV cache).
     kv_tokens: AtomicUsize,
     busy: std::sync::Mutex<BusyClock>,
+    /// The replica is a process of its own: read CPU and memory from `/proc` for it.
+    own_process: bool,
 }
 
 /// Requests in the model integrated over time: the simulated GPU's utilisation is the mean
@@ -193,6 +200,27 @@ pub fn thread_cpu_seconds() -> Option<f64> {
     Some((user + system) as f64 / 100.0)
 }
 
+/// The program replicas run as (the `inferscope` binary), once registered.
+static REPLICA_PROGRAM: OnceLock<PathBuf> = OnceLock::new();
+
+/// From now on, replicas start as child processes of `program`, run with the hidden
+/// `demo-replica` subcommand. Without this, they run on threads of this process.
+pub fn run_replicas_as_processes(program: PathBuf) {
+    let _set_once_only = REPLICA_PROGRAM.set(program);
+}
+
+/// How a replica runs.
+#[derive(Debug)]
+enum Running {
+    /// On a thread of this process.
+    Thread {
+        shutdown: Option<oneshot::Sender<()>>,
+        finished: Option<oneshot::Receiver<()>>,
+    },
+    /// As a child process.
+    Process(Option<std::process::Child>),
+}
+
 /// A running replica.
 #[derive(Debug)]
 pub struct Replica {
@@ -200,19 +228,32 @@ pub struct Replica {
     pub name: String,
     /// Where it listens.
     pub addr: SocketAddr,
-    shutdown: Option<oneshot::Sender<()>>,
-    finished: Option<oneshot::Receiver<()>>,
+    /// Its process id, when it is a process of its own.
+    pub pid: Option<u32>,
+    running: Running,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        if let Running::Process(Some(child)) = &mut self.running {
+            let _already_gone = child.kill();
+            let _reaped = child.wait();
+        }
+    }
 }
 
 impl Replica {
-    /// Starts a replica on its own thread, listening on a free loopback port; it is ready
-    /// after `cold_start`.
+    /// Starts a replica listening on a free loopback port (as a process when a program is
+    /// registered, else on a thread); it is ready after `cold_start`.
     pub async fn start(
         name: String,
         profile: ModelProfile,
         cold_start: Duration,
         seed: u64,
     ) -> std::io::Result<Replica> {
+        if let Some(program) = REPLICA_PROGRAM.get() {
+            return Replica::start_process(program, name, profile, cold_start, seed).await;
+        }
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
@@ -222,26 +263,131 @@ impl Replica {
         std::thread::Builder::new()
             .name(format!("replica {name}"))
             .spawn(move || {
-                serve_on_this_thread(&thread_name, listener, profile, cold_start, seed, stop);
+                serve_on_this_thread(
+                    &thread_name,
+                    listener,
+                    profile,
+                    cold_start,
+                    seed,
+                    stop,
+                    false,
+                );
                 let _owner_may_be_gone = done.send(());
             })?;
         Ok(Replica {
             name,
             addr,
-            shutdown: Some(shutdown),
-            finished: Some(finished),
+            pid: None,
+            running: Running::Thread {
+                shutdown: Some(shutdown),
+                finished: Some(finished),
+            },
         })
     }
 
-    /// Stops the replica (in-flight responses are cut off) and waits briefly for its thread.
-    pub async fn stop(mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _already_stopped = shutdown.send(());
-        }
-        if let Some(finished) = self.finished.take() {
-            let _ended_either_way = tokio::time::timeout(Duration::from_secs(2), finished).await;
+    async fn start_process(
+        program: &std::path::Path,
+        name: String,
+        profile: ModelProfile,
+        cold_start: Duration,
+        seed: u64,
+    ) -> std::io::Result<Replica> {
+        use std::io::BufRead as _;
+        let profile = serde_json::to_string(&profile).map_err(std::io::Error::other)?;
+        let mut child = std::process::Command::new(program)
+            .arg("demo-replica")
+            .args(["--name", &name])
+            .args(["--seed", &seed.to_string()])
+            .args(["--cold-start-ms", &cold_start.as_millis().to_string()])
+            .args(["--profile", &profile])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()?;
+        let pid = child.id();
+        let stdout = child.stdout.take();
+        // The child's first line names its address.
+        let first_line = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            if let Some(stdout) = stdout {
+                let _eof_reads_empty = std::io::BufReader::new(stdout).read_line(&mut line);
+            }
+            line
+        });
+        let line = match tokio::time::timeout(Duration::from_secs(10), first_line).await {
+            Ok(Ok(line)) => line,
+            _ => String::new(),
+        };
+        let addr = line
+            .trim()
+            .strip_prefix("listening ")
+            .and_then(|addr| addr.parse::<SocketAddr>().ok());
+        let replica = Replica {
+            name,
+            addr: addr.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0))),
+            pid: Some(pid),
+            running: Running::Process(Some(child)),
+        };
+        match addr {
+            Some(_) => Ok(replica),
+            // Dropping the replica kills the child.
+            None => Err(std::io::Error::other(format!(
+                "demo replica process {pid} did not report its address (got {:?})",
+                line.trim()
+            ))),
         }
     }
+
+    /// Stops the replica (in-flight responses are cut off) and waits briefly for it.
+    pub async fn stop(mut self) {
+        match &mut self.running {
+            Running::Thread { shutdown, finished } => {
+                if let Some(shutdown) = shutdown.take() {
+                    let _already_stopped = shutdown.send(());
+                }
+                if let Some(finished) = finished.take() {
+                    let _ended_either_way =
+                        tokio::time::timeout(Duration::from_secs(2), finished).await;
+                }
+            }
+            Running::Process(child) => {
+                if let Some(mut child) = child.take() {
+                    let _already_gone = child.kill();
+                    let _reaped = tokio::task::spawn_blocking(move || child.wait()).await;
+                }
+            }
+        }
+    }
+}
+
+/// The `demo-replica` subcommand: serve one replica in this process until standard input
+/// closes (the server that started it went away or stopped it). Prints `listening <addr>` first.
+pub fn serve_process(
+    name: &str,
+    profile: ModelProfile,
+    cold_start: Duration,
+    seed: u64,
+) -> std::io::Result<()> {
+    use std::io::{Read as _, Write as _};
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening {addr}")?;
+        stdout.flush()?;
+    }
+    let (stop_sender, stop) = oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("stdin watch".into())
+        .spawn(move || {
+            let mut sink = [0u8; 256];
+            let mut stdin = std::io::stdin().lock();
+            while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
+            let _server_may_be_done = stop_sender.send(());
+        })?;
+    serve_on_this_thread(name, listener, profile, cold_start, seed, stop, true);
+    Ok(())
 }
 
 /// Runs the replica's server on the calling thread until `stop` fires or its sender is dropped.
@@ -252,6 +398,7 @@ fn serve_on_this_thread(
     cold_start: Duration,
     seed: u64,
     stop: oneshot::Receiver<()>,
+    own_process: bool,
 ) {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -286,6 +433,7 @@ fn serve_on_this_thread(
             held_bytes: AtomicUsize::new(0),
             kv_tokens: AtomicUsize::new(0),
             busy: std::sync::Mutex::new(BusyClock::new(now)),
+            own_process,
         });
         let app = Router::new()
             .route("/v1/predict", post(predict))
@@ -330,8 +478,25 @@ async fn metrics(State(state): State<Arc<ReplicaState>>) -> impl IntoResponse {
         "Tokens generated for each request.",
         &mut page,
     );
-    // This handler runs on the replica's own thread, so the thread's CPU is the replica's.
-    if let Some(cpu) = thread_cpu_seconds() {
+    // A replica process reads itself from /proc, as the host reader reads any process. On a
+    // thread, this handler runs on the replica's own thread, so the thread's CPU is the
+    // replica's, and its memory is the bytes it holds.
+    let own = state
+        .own_process
+        .then(|| {
+            crate::scrape::host::Proc::default()
+                .process(std::process::id())
+                .ok()
+        })
+        .flatten();
+    let (cpu, memory) = match own {
+        Some(reading) => (Some(reading.cpu_seconds), reading.working_set_bytes),
+        None => (
+            thread_cpu_seconds(),
+            (state.weights.len() + state.held_bytes.load(Ordering::Relaxed)) as f64,
+        ),
+    };
+    if let Some(cpu) = cpu {
         render_counter(
             "inferscope_container_cpu_usage_seconds_total",
             "CPU time the replica has used, seconds.",
@@ -339,11 +504,10 @@ async fn metrics(State(state): State<Arc<ReplicaState>>) -> impl IntoResponse {
             &mut page,
         );
     }
-    let held = state.weights.len() + state.held_bytes.load(Ordering::Relaxed);
     render_gauge(
         "inferscope_container_memory_working_set_bytes",
-        "Host memory the replica holds: the loaded model and its requests' buffers, bytes.",
-        &[("", held as f64)],
+        "Host memory of the replica: its process's working set (or, on a thread, the model and its requests' buffers), bytes.",
+        &[("", memory)],
         &mut page,
     );
     let profile = state.profile;
