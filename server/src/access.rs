@@ -265,6 +265,14 @@ pub fn normalise_origin(text: &str) -> Option<String> {
     if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
         return None;
     }
+    // Only plain host names and IP literals: nothing that could end a CSP source expression.
+    let host = url.host_str()?;
+    if !host
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-.[]:".contains(&b))
+    {
+        return None;
+    }
     let origin = url.origin().ascii_serialization();
     (origin != "null").then_some(origin)
 }
@@ -311,10 +319,12 @@ impl Policy {
         let Some(origin) = normalise_origin(origin) else {
             return false;
         };
+        // The server's own origin, whichever scheme a proxy in front of it speaks (default
+        // ports normalised away on both sides).
         let own = host.is_some_and(|host| {
-            origin
-                .split_once("://")
-                .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
+            ["http", "https"].iter().any(|scheme| {
+                normalise_origin(&format!("{scheme}://{host}")).as_deref() == Some(origin.as_str())
+            })
         });
         own || self.frame_ancestors.contains(&origin)
     }
@@ -340,7 +350,7 @@ impl Policy {
         admin: bool,
     ) -> Result<(String, i64), Refusal> {
         let signer = self.signer.as_ref().ok_or(Refusal::NoSecret)?;
-        let expires_s = now_s.saturating_add(ttl_s.clamp(1, self.max_ttl_s));
+        let expires_s = now_s.saturating_add(ttl_s.min(self.max_ttl_s).max(1));
         let claims = Claims {
             scope,
             expires_s,
@@ -508,6 +518,15 @@ mod tests {
             Some("https://console.example.com".into())
         );
         assert_eq!(normalise_origin("https://console.example.com/path"), None);
+        assert_eq!(normalise_origin("https://a;sandbox"), None);
+        assert_eq!(normalise_origin("https://a*b.example"), None);
+        assert_eq!(
+            normalise_origin("http://[::1]:3000"),
+            Some("http://[::1]:3000".into())
+        );
+        // Default ports: the origin drops them, the Host header may carry them.
+        assert!(closed.origin_allowed("https://h.example", Some("h.example:443")));
+        assert!(closed.origin_allowed("http://h.example", Some("h.example")));
         assert_eq!(normalise_origin("file:///x"), None);
     }
 

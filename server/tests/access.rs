@@ -273,7 +273,14 @@ async fn every_refusal_path_names_its_reason_and_returns_no_data() {
     let (status, body, _) = get_with(&all_panels, Some(&chat)).await;
     assert_eq!(status, 403);
     assert!(error_of(&body).contains("asks for every panel"), "{body}");
-    for path in ["/api/v1/targets", "/targets"] {
+    for path in [
+        "/api/v1/targets".to_owned(),
+        "/targets".to_owned(),
+        // Families no adapter knows are not panels: outside a panel-limited scope.
+        format!("/api/v1/families?{CHAT_QUERY}"),
+        format!("/api/v1/family?name=x&{CHAT_QUERY}"),
+        format!("/families?{CHAT_QUERY}"),
+    ] {
         assert_eq!(
             get_with(&format!("{base}{path}"), Some(&chat)).await.0,
             403,
@@ -393,6 +400,10 @@ async fn a_scoped_token_sees_its_deployment_only_and_is_never_echoed() {
     assert!(!body.contains(minted), "the page does not echo the token");
     let cookie = headers["set-cookie"].to_str().unwrap();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
+    // An admin token in a URL is never kept in a cookie.
+    let (status, _, headers) = get_with(&format!("{base}/?token={admin}"), None).await;
+    assert_eq!(status, 200);
+    assert!(!headers.contains_key("set-cookie"));
 
     // The view holds the chosen panels only, and no other deployment's name.
     let view: serde_json::Value = reqwest::Client::new()

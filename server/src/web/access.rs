@@ -105,6 +105,21 @@ pub fn now_s() -> i64 {
     crate::scrape::now_ms().div_euclid(1000)
 }
 
+/// Families no adapter knows are not panels: a token limited to panels cannot list or read them.
+pub fn families_out_of_scope() -> Refusal {
+    Refusal::OutOfScope(
+        "this token shows only some panels; other metrics are outside its scope".into(),
+    )
+}
+
+/// Refuses raw families to a token limited to panels.
+pub fn permit_families(grant: Option<&Grant>) -> Result<(), Refusal> {
+    match grant {
+        Some(Grant(claims)) if !claims.scope.panels.is_empty() => Err(families_out_of_scope()),
+        _ => Ok(()),
+    }
+}
+
 /// Checks a scope against a request for data: `Ok` when no token or an unscoped one.
 pub fn permit(grant: Option<&Grant>, filter: &Filter) -> Result<(), Refusal> {
     grant.map_or(Ok(()), |grant| grant.0.scope.permits(filter))
@@ -139,6 +154,9 @@ async fn admit(state: &AppState, mut request: Request, next: Next) -> Response {
                             "this token is scoped to part of the fleet; the targets page lists every target".into(),
                         )),
                         "/targets" => Ok(()),
+                        "/families" if !claims.scope.panels.is_empty() => {
+                            Err(families_out_of_scope())
+                        }
                         _ => match filter_of(&params) {
                             Ok(filter) => claims.scope.permits(&filter),
                             // The page reports a bad parameter itself.
@@ -152,7 +170,8 @@ async fn admit(state: &AppState, mut request: Request, next: Next) -> Response {
                             params.get("theme").map(String::as_str),
                         );
                     }
-                    if token.as_ref().is_some_and(|(_, from_url)| *from_url) {
+                    // A link's token is remembered for the visit; an admin token never is.
+                    if !claims.admin && token.as_ref().is_some_and(|(_, from_url)| *from_url) {
                         remember = token.map(|(token, _)| (token, claims.expires_s));
                     }
                 }
@@ -164,11 +183,20 @@ async fn admit(state: &AppState, mut request: Request, next: Next) -> Response {
             }
         }
     }
+    let secure = request
+        .headers()
+        .get("x-forwarded-proto")
+        .is_some_and(|proto| proto.as_bytes().eq_ignore_ascii_case(b"https"))
+        || request.uri().scheme_str() == Some("https");
     let mut response = next.run(request).await;
     if let Some((token, expires_s)) = remember {
         let max_age = (expires_s - now_s()).max(0);
-        let cookie =
-            format!("{TOKEN_COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict");
+        // `Secure` when the page was reached over TLS (a browser drops Secure cookies set over
+        // plain HTTP on a remote host, which would break the visit).
+        let secure = if secure { "; Secure" } else { "" };
+        let cookie = format!(
+            "{TOKEN_COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"
+        );
         if let Ok(value) = HeaderValue::from_str(&cookie) {
             response.headers_mut().append(SET_COOKIE, value);
         }

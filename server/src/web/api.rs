@@ -14,7 +14,7 @@ use crate::query;
 use crate::scrape::now_ms;
 
 use super::AppState;
-use super::access::{Grant, filter_of, now_s, permit};
+use super::access::{Grant, filter_of, now_s, permit, permit_families};
 use super::error::ApiError;
 
 /// Reads the filter parameters every view-like endpoint shares, and holds it to the token's
@@ -49,6 +49,7 @@ pub async fn families(
     grant: Option<Extension<Grant>>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<query::raw::Family>>, ApiError> {
+    permit_families(grant.as_deref())?;
     let filter = filter_from(&params, grant.as_deref())?;
     let families = state
         .store
@@ -64,6 +65,7 @@ pub async fn family(
     grant: Option<Extension<Grant>>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<query::raw::FamilyView>, ApiError> {
+    permit_families(grant.as_deref())?;
     let filter = filter_from(&params, grant.as_deref())?;
     let name = params
         .get("name")

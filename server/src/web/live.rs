@@ -43,10 +43,15 @@ pub async fn upgrade(
     State(state): State<AppState>,
     grant: Option<Extension<Grant>>,
     headers: HeaderMap,
+    uri: axum::http::Uri,
 ) -> Response {
     if let Some(origin) = headers.get(ORIGIN) {
         let origin = origin.to_str().unwrap_or("<not text>");
-        let host = headers.get(HOST).and_then(|host| host.to_str().ok());
+        // HTTP/2 has no Host header: the request's authority then names the server.
+        let host = headers
+            .get(HOST)
+            .and_then(|host| host.to_str().ok())
+            .or_else(|| uri.authority().map(|authority| authority.as_str()));
         if !state.access.origin_allowed(origin, host) {
             return refused(LIVE_PATH, &Refusal::Origin(origin.to_owned()));
         }

@@ -50,6 +50,8 @@ impl FromRef<AppState> for LeptosOptions {
 struct StoreViews {
     store: StoreHandle,
     query: QuerySettings,
+    /// Tokens are required: a request without a grant gets nothing (fail closed).
+    required: bool,
 }
 
 /// The grant of the request being served (server rendering and server functions run inside
@@ -59,19 +61,34 @@ fn current_grant() -> Option<access::Grant> {
         .and_then(|parts| parts.extensions.get::<access::Grant>().cloned())
 }
 
+/// The request's grant; where tokens are required, its absence is a refusal.
+fn grant_for(required: bool) -> Result<Option<access::Grant>, String> {
+    match current_grant() {
+        None if required => Err(crate::access::Refusal::Missing.to_string()),
+        grant => Ok(grant),
+    }
+}
+
 /// Holds a filter from a server function to the request's scope.
-fn scoped(mut filter: Filter) -> Result<Filter, String> {
-    let grant = current_grant();
+fn scoped(mut filter: Filter, required: bool) -> Result<Filter, String> {
+    let grant = grant_for(required)?;
     access::permit(grant.as_ref(), &filter).map_err(|refusal| refusal.to_string())?;
     filter.scoped = grant.is_some_and(|grant| grant.0.scope.is_limited());
     Ok(filter)
+}
+
+/// [`scoped`], for families no adapter knows (refused to tokens limited to panels).
+fn raw_scoped(filter: Filter, required: bool) -> Result<Filter, String> {
+    let grant = grant_for(required)?;
+    access::permit_families(grant.as_ref()).map_err(|refusal| refusal.to_string())?;
+    scoped(filter, required)
 }
 
 impl ViewSource for StoreViews {
     fn view(&self, filter: Filter) -> Answer<View> {
         let store = self.store.clone();
         let settings = self.query;
-        let filter = scoped(filter);
+        let filter = scoped(filter, self.required);
         Box::pin(async move {
             let mut view =
                 query::view_from(&store, crate::live::normalise(filter?), now_ms(), settings)
@@ -84,9 +101,10 @@ impl ViewSource for StoreViews {
 
     fn targets(&self) -> Answer<Vec<TargetHealth>> {
         let store = self.store.clone();
-        let scoped = current_grant().is_some_and(|grant| grant.0.scope.is_limited());
+        let scoped = grant_for(self.required)
+            .map(|grant| grant.is_some_and(|grant| grant.0.scope.is_limited()));
         Box::pin(async move {
-            if scoped {
+            if scoped? {
                 return Err("this token is scoped to part of the fleet; the targets list covers every target".to_owned());
             }
             store
@@ -98,7 +116,7 @@ impl ViewSource for StoreViews {
 
     fn families(&self, filter: Filter) -> Answer<Vec<app::wire::Family>> {
         let store = self.store.clone();
-        let filter = scoped(filter);
+        let filter = raw_scoped(filter, self.required);
         Box::pin(async move {
             let filter = filter?;
             store
@@ -111,7 +129,7 @@ impl ViewSource for StoreViews {
     fn family(&self, filter: Filter, name: String) -> Answer<app::wire::FamilyView> {
         let store = self.store.clone();
         let settings = self.query;
-        let filter = scoped(filter);
+        let filter = raw_scoped(filter, self.required);
         Box::pin(async move {
             let filter = filter?;
             if name.is_empty() || name.len() > 256 {
@@ -132,6 +150,7 @@ pub fn app(state: AppState) -> Router {
     let views = ViewSourceHandle(Arc::new(StoreViews {
         store: state.store.clone(),
         query: state.query,
+        required: state.access.required,
     }));
     let options = state.leptos_options.clone();
     Router::new()
