@@ -7,6 +7,7 @@ pub mod config;
 pub mod demo;
 pub mod hashing;
 pub mod ingest;
+pub mod insight;
 pub mod live;
 pub mod model;
 pub mod query;
