@@ -105,6 +105,19 @@ async fn get_with(url: &str, bearer: Option<&str>) -> (u16, String, reqwest::hea
     (status, response.text().await.expect("body"), headers)
 }
 
+/// GET with a bearer token, as JSON (`None` on any failure: for polling).
+async fn json_with(url: String, bearer: String) -> Option<serde_json::Value> {
+    reqwest::Client::new()
+        .get(url)
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()
+}
+
 fn error_of(body: &str) -> String {
     let json: serde_json::Value = serde_json::from_str(body).expect("a JSON error");
     json["error"].as_str().expect("error text").to_owned()
@@ -406,15 +419,12 @@ async fn a_scoped_token_sees_its_deployment_only_and_is_never_echoed() {
     assert!(!headers.contains_key("set-cookie"));
 
     // The view holds the chosen panels only, and no other deployment's name.
-    let view: serde_json::Value = reqwest::Client::new()
-        .get(format!("{base}/api/v1/view?{CHAT_QUERY}"))
-        .bearer_auth(minted)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let view: serde_json::Value = json_with(
+        format!("{base}/api/v1/view?{CHAT_QUERY}"),
+        minted.to_owned(),
+    )
+    .await
+    .expect("the view");
     let panels: Vec<&str> = view["panels"]
         .as_array()
         .unwrap()
@@ -423,18 +433,12 @@ async fn a_scoped_token_sees_its_deployment_only_and_is_never_echoed() {
         .collect();
     assert_eq!(panels, ["inference_volume", "response_time"]);
     let deployments = common::eventually(Duration::from_secs(20), "deployments listed", || {
-        let url = format!("{base}/api/v1/view?{CHAT_QUERY}");
-        let minted = minted.to_owned();
+        let view = json_with(
+            format!("{base}/api/v1/view?{CHAT_QUERY}"),
+            minted.to_owned(),
+        );
         async move {
-            let view: serde_json::Value = reqwest::Client::new()
-                .get(url)
-                .bearer_auth(minted)
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
+            let view = view.await?;
             let list = view["deployments"].as_array()?.clone();
             (!list.is_empty()).then_some(list)
         }
@@ -446,32 +450,20 @@ async fn a_scoped_token_sees_its_deployment_only_and_is_never_echoed() {
     );
     // The admin (unscoped) sees both, once both exporters have been scraped.
     common::eventually(Duration::from_secs(20), "both deployments listed", || {
-        let url = format!("{base}/api/v1/view");
-        let admin = admin.clone();
+        let full = json_with(format!("{base}/api/v1/view"), admin.clone());
         async move {
-            let full: serde_json::Value = reqwest::Client::new()
-                .get(url)
-                .bearer_auth(admin)
-                .send()
-                .await
-                .ok()?
-                .json()
-                .await
-                .ok()?;
+            let full = full.await?;
             (full["deployments"].as_array()?.len() == 2).then_some(())
         }
     })
     .await;
     // … and the scoped token still only its own.
-    let scoped: serde_json::Value = reqwest::Client::new()
-        .get(format!("{base}/api/v1/view?{CHAT_QUERY}"))
-        .bearer_auth(minted)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let scoped: serde_json::Value = json_with(
+        format!("{base}/api/v1/view?{CHAT_QUERY}"),
+        minted.to_owned(),
+    )
+    .await
+    .expect("the view");
     assert_eq!(scoped["deployments"].as_array().unwrap().len(), 1);
 
     // Over the socket, with the token in the URL as the page sends it: the snapshot has the

@@ -27,6 +27,10 @@ const PROFILE: ModelProfile = ModelProfile {
     gpu_full_batch: 4.0,
 };
 
+async fn page(client: &reqwest::Client, url: &str) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 fn gauge(page: &str, name: &str) -> f64 {
     page.lines()
         .find_map(|line| line.strip_prefix(name)?.trim().parse::<f64>().ok())
@@ -50,14 +54,7 @@ async fn a_replica_is_a_process_read_from_proc() {
 
     let client = reqwest::Client::new();
     let metrics = format!("http://{}/metrics", replica.addr);
-    let before = client
-        .get(&metrics)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let before = page(&client, &metrics).await;
     let cpu_before = gauge(&before, "inferscope_container_cpu_usage_seconds_total");
     // Work: 20 requests of 500 output tokens at 400 µs of CPU per token = 4 s of CPU.
     let mut requests = Vec::new();
@@ -80,14 +77,7 @@ async fn a_replica_is_a_process_read_from_proc() {
     for request in requests {
         request.await.unwrap();
     }
-    let after = client
-        .get(&metrics)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let after = page(&client, &metrics).await;
     let cpu = gauge(&after, "inferscope_container_cpu_usage_seconds_total") - cpu_before;
     assert!(
         cpu > 2.0,

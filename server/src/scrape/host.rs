@@ -11,8 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::ingest::exposition::Format;
-use crate::ingest::{IngestLimits, Ingestor};
+use crate::ingest::Ingestor;
 use crate::store::ScrapeSuccess;
 
 use super::{ScrapeError, ScrapeSettings, Scraper};
@@ -79,20 +78,22 @@ impl Proc {
         std::fs::read_to_string(self.root.join(path)).ok()
     }
 
+    /// The processes `/proc` lists (at most [`MAX_PROCESSES`]): id and directory.
+    fn processes(&self) -> impl Iterator<Item = (u32, PathBuf)> {
+        std::fs::read_dir(&self.root)
+            .into_iter()
+            .flat_map(|entries| entries.flatten())
+            .filter_map(|entry| {
+                let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
+                Some((pid, entry.path()))
+            })
+            .take(MAX_PROCESSES)
+    }
+
     /// Every process id with its parent.
     fn parents(&self) -> HashMap<u32, u32> {
         let mut parents = HashMap::new();
-        let Ok(entries) = std::fs::read_dir(&self.root) else {
-            return parents;
-        };
-        for entry in entries.flatten().take(MAX_PROCESSES) {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
-                continue;
-            };
+        for (pid, _) in self.processes() {
             if let Some(ppid) = self
                 .read(format!("{pid}/stat"))
                 .as_deref()
@@ -241,16 +242,8 @@ impl Proc {
         if inodes.is_empty() {
             return None;
         }
-        let entries = std::fs::read_dir(&self.root).ok()?;
-        for entry in entries.flatten().take(MAX_PROCESSES) {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            let Ok(fds) = std::fs::read_dir(entry.path().join("fd")) else {
+        for (pid, dir) in self.processes() {
+            let Ok(fds) = std::fs::read_dir(dir.join("fd")) else {
                 continue;
             };
             for fd in fds.flatten() {
@@ -378,18 +371,7 @@ impl Scraper for HostScraper {
         .await
         .map_err(|error| ScrapeError::Source(format!("host reading task failed: {error}")))?
         .map_err(ScrapeError::Source)?;
-        let limits = IngestLimits {
-            sample_limit: self.settings.sample_limit,
-            label_limit: self.settings.label_limit,
-            label_value_length_limit: self.settings.label_value_length_limit,
-        };
-        let output = self.ingestor.ingest(&page, Format::Prometheus, limits)?;
-        Ok(ScrapeSuccess {
-            observations: output.observations,
-            raw: output.raw,
-            engines: output.engines.iter().map(|engine| engine.name()).collect(),
-            samples: output.samples as u64,
-        })
+        super::ingest_rendered(&mut self.ingestor, &page, &self.settings)
     }
 }
 

@@ -92,6 +92,26 @@ pub trait Scraper: Send + 'static {
     fn scrape(&mut self) -> impl Future<Output = Result<ScrapeSuccess, ScrapeError>> + Send;
 }
 
+/// Ingests a page a reader rendered in inferscope's own names (host, NVML) with the scrape limits.
+pub fn ingest_rendered(
+    ingestor: &mut crate::ingest::Ingestor,
+    page: &str,
+    settings: &ScrapeSettings,
+) -> Result<ScrapeSuccess, ScrapeError> {
+    let limits = crate::ingest::IngestLimits {
+        sample_limit: settings.sample_limit,
+        label_limit: settings.label_limit,
+        label_value_length_limit: settings.label_value_length_limit,
+    };
+    let output = ingestor.ingest(page, crate::ingest::exposition::Format::Prometheus, limits)?;
+    Ok(ScrapeSuccess {
+        observations: output.observations,
+        raw: output.raw,
+        engines: output.engines.iter().map(|engine| engine.name()).collect(),
+        samples: output.samples as u64,
+    })
+}
+
 /// Milliseconds since the Unix epoch, now.
 pub fn now_ms() -> i64 {
     SystemTime::now()

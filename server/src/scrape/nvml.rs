@@ -18,8 +18,7 @@ use nvml_wrapper::Nvml;
 use nvml_wrapper::enum_wrappers::device::{Clock, TemperatureSensor};
 use nvml_wrapper::enums::device::UsedGpuMemory;
 
-use crate::ingest::exposition::Format;
-use crate::ingest::{IngestLimits, Ingestor};
+use crate::ingest::Ingestor;
 use crate::store::ScrapeSuccess;
 
 use super::host::{PidSource, Proc};
@@ -305,24 +304,15 @@ impl Scraper for NvmlScraper {
         .await
         .map_err(|error| ScrapeError::Source(format!("NVML reading task failed: {error}")))?
         .map_err(ScrapeError::Source)?;
-        let limits = IngestLimits {
-            sample_limit: self.settings.sample_limit,
-            label_limit: self.settings.label_limit,
-            label_value_length_limit: self.settings.label_value_length_limit,
-        };
-        let output = self.ingestor.ingest(&page, Format::Prometheus, limits)?;
-        Ok(ScrapeSuccess {
-            observations: output.observations,
-            raw: output.raw,
-            engines: output.engines.iter().map(|engine| engine.name()).collect(),
-            samples: output.samples as u64,
-        })
+        super::ingest_rendered(&mut self.ingestor, &page, &self.settings)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::IngestLimits;
+    use crate::ingest::exposition::Format;
 
     fn gpu(index: u32, uuid: &str, pids: &[u32]) -> GpuReading {
         GpuReading {
