@@ -8,7 +8,7 @@
 
 pub mod sim;
 
-use app::wire::PanelId;
+use app::wire::{PanelId, SeriesId, View};
 
 use crate::autoscale::AutoscalerSettings;
 
@@ -71,6 +71,44 @@ impl Observed {
     fn steps(&self, minutes: f64) -> usize {
         ((minutes * 60_000.0) / self.step_ms as f64).ceil().max(1.0) as usize
     }
+}
+
+/// A recorded view of one deployment as the diagnosis reads it: replicas (active, starting),
+/// concurrent requests (in progress, queued), response time p99 and async queue size, on the
+/// view's grid.
+pub fn observed_from_view(view: &View) -> Observed {
+    let mut observed = Observed::new(view.start_ms, view.step_ms);
+    let line = |panel: PanelId, id: SeriesId| -> std::collections::HashMap<i64, f64> {
+        view.panel(panel)
+            .and_then(|panel| panel.series(&id))
+            .map(|series| {
+                series
+                    .points
+                    .iter()
+                    .filter_map(|point| point.1.map(|value| (point.0, value)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let lines = [
+        line(PanelId::Replicas, SeriesId::Active),
+        line(PanelId::Replicas, SeriesId::Starting),
+        line(PanelId::ConcurrentRequests, SeriesId::InProgress),
+        line(PanelId::ConcurrentRequests, SeriesId::Queued),
+        line(PanelId::ResponseTime, SeriesId::P99),
+        line(PanelId::AsyncQueueSize, SeriesId::Queued),
+    ];
+    let step = view.step_ms.max(1);
+    let mut time = view.start_ms;
+    while time <= view.end_ms && observed.len() < 100_000 {
+        let at = |index: usize| lines[index].get(&time).copied();
+        // A deployment that reports replicas but no starting line has none starting.
+        let starting = at(1).or_else(|| at(0).map(|_| 0.0));
+        let queued = at(3).or_else(|| at(2).map(|_| 0.0));
+        observed.push([at(0), starting, at(2), queued, at(4), at(5)]);
+        time += step;
+    }
+    observed
 }
 
 /// The six findings.

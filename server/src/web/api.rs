@@ -204,3 +204,181 @@ pub async fn mint_link(
         expires_utc: utc(expires_s),
     }))
 }
+
+/// One finding, as `/api/v1/insights` answers it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct InsightJson {
+    /// `thrash`, `insufficient_capacity`, `cold_starts`, `concurrency_target_too_high`,
+    /// `scale_down_too_quick` or `async_queue_growing`.
+    pub kind: String,
+    /// `warning` or `critical`.
+    pub severity: String,
+    /// Span it covers, Unix milliseconds.
+    pub from_ms: i64,
+    /// End of that span.
+    pub to_ms: i64,
+    /// The panel that shows it.
+    pub panel: app::wire::PanelId,
+    /// Spans to mark on that panel, `[from_ms, to_ms]`.
+    pub evidence: Vec<(i64, i64)>,
+    /// The likely cause.
+    pub cause: String,
+    /// The fix, in numbers.
+    pub fix: String,
+}
+
+/// The answer to `/api/v1/insights`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Insights {
+    /// The autoscaler settings the diagnosis assumed (from the query, else the defaults).
+    pub settings: SettingsJson,
+    /// What was found, in report order.
+    pub findings: Vec<InsightJson>,
+}
+
+/// Autoscaler settings, as the query names them.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub struct SettingsJson {
+    /// `min_replicas`.
+    pub min_replicas: u32,
+    /// `max_replicas`.
+    pub max_replicas: u32,
+    /// `concurrency_target`.
+    pub concurrency_target: f64,
+    /// `target_utilization`.
+    pub target_utilization: f64,
+    /// `window_s`.
+    pub window_s: u64,
+    /// `scale_down_delay_s`.
+    pub scale_down_delay_s: u64,
+    /// `max_scale_down_rate`.
+    pub max_scale_down_rate: f64,
+}
+
+impl SettingsJson {
+    /// The documented defaults; no maximum known (1,000).
+    pub const DEFAULTS: SettingsJson = SettingsJson {
+        min_replicas: 1,
+        max_replicas: 1000,
+        concurrency_target: 4.0,
+        target_utilization: 0.7,
+        window_s: 60,
+        scale_down_delay_s: 900,
+        max_scale_down_rate: 0.5,
+    };
+
+    fn from_params(params: &HashMap<String, String>) -> Result<SettingsJson, ApiError> {
+        fn read<T: std::str::FromStr + PartialOrd>(
+            params: &HashMap<String, String>,
+            key: &str,
+            default: T,
+            range: std::ops::RangeInclusive<T>,
+        ) -> Result<T, ApiError> {
+            match params.get(key) {
+                None => Ok(default),
+                Some(text) => text
+                    .parse::<T>()
+                    .ok()
+                    .filter(|value| range.contains(value))
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(format!("{key} is out of range or not a number"))
+                    }),
+            }
+        }
+        let d = SettingsJson::DEFAULTS;
+        let settings = SettingsJson {
+            min_replicas: read(params, "min_replicas", d.min_replicas, 0..=100_000)?,
+            max_replicas: read(params, "max_replicas", d.max_replicas, 1..=100_000)?,
+            concurrency_target: read(
+                params,
+                "concurrency_target",
+                d.concurrency_target,
+                0.01..=1e6,
+            )?,
+            target_utilization: read(
+                params,
+                "target_utilization",
+                d.target_utilization,
+                0.01..=1.0,
+            )?,
+            window_s: read(params, "window_s", d.window_s, 1..=86_400)?,
+            scale_down_delay_s: read(
+                params,
+                "scale_down_delay_s",
+                d.scale_down_delay_s,
+                0..=86_400,
+            )?,
+            max_scale_down_rate: read(
+                params,
+                "max_scale_down_rate",
+                d.max_scale_down_rate,
+                0.01..=1.0,
+            )?,
+        };
+        if settings.min_replicas > settings.max_replicas {
+            return Err(ApiError::BadRequest(
+                "min_replicas is above max_replicas".into(),
+            ));
+        }
+        Ok(settings)
+    }
+
+    fn autoscaler(self) -> crate::autoscale::AutoscalerSettings {
+        crate::autoscale::AutoscalerSettings {
+            min_replicas: self.min_replicas,
+            max_replicas: self.max_replicas,
+            concurrency_target: self.concurrency_target,
+            target_utilization: self.target_utilization,
+            window: std::time::Duration::from_secs(self.window_s),
+            scale_down_delay: std::time::Duration::from_secs(self.scale_down_delay_s),
+            max_scale_down_rate: self.max_scale_down_rate,
+        }
+    }
+}
+
+/// `GET /api/v1/insights?environment=…&deployment=…&range=…[&max_replicas=…]`: the autoscaling
+/// diagnosis of one recorded deployment over the range (`docs/AUTOSCALING.md`).
+pub async fn insights(
+    State(state): State<AppState>,
+    grant: Option<Extension<Grant>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Insights>, ApiError> {
+    let settings = SettingsJson::from_params(&params)?;
+    if let Some(Grant(claims)) = grant.as_deref()
+        && !claims.scope.panels.is_empty()
+    {
+        return Err(Refusal::OutOfScope(
+            "this token shows only some panels; the autoscaling diagnosis reads several".into(),
+        )
+        .into());
+    }
+    let mut filter = filter_from(&params, grant.as_deref())?;
+    if filter.deployment.is_none() {
+        return Err(ApiError::BadRequest(
+            "deployment is required: the diagnosis reads one deployment".into(),
+        ));
+    }
+    filter.split.clear();
+    filter.panels.clear();
+    let view = query::view_from(&state.store, filter, now_ms(), state.query)
+        .await
+        .map_err(|_| ApiError::Unavailable)?;
+    let observed = crate::insight::observed_from_view(&view);
+    let findings = crate::insight::diagnose(&observed, &settings.autoscaler())
+        .into_iter()
+        .map(|finding| InsightJson {
+            kind: finding.kind.name().to_owned(),
+            severity: match finding.severity {
+                crate::insight::Severity::Warning => "warning".to_owned(),
+                crate::insight::Severity::Critical => "critical".to_owned(),
+            },
+            from_ms: finding.from_ms,
+            to_ms: finding.to_ms,
+            panel: finding.panel,
+            evidence: finding.evidence,
+            cause: finding.cause,
+            fix: finding.fix,
+        })
+        .collect();
+    Ok(Json(Insights { settings, findings }))
+}

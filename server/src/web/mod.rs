@@ -160,6 +160,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/families", get(api::families))
         .route("/api/v1/family", get(api::family))
         .route("/api/v1/links", post(api::mint_link))
+        .route("/api/v1/insights", get(api::insights))
         .route(LIVE_PATH, get(live::upgrade))
         .leptos_routes_with_context(
             &state,
