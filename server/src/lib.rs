@@ -240,6 +240,8 @@ impl Server {
             hub,
             query,
             shutting_down: shutdown_signal.clone(),
+            frame_ancestors: axum::http::HeaderValue::from_str(&access.content_security_policy())
+                .unwrap_or_else(|_| axum::http::HeaderValue::from_static("frame-ancestors 'self'")),
             access,
         });
         let mut stop = shutdown_signal;

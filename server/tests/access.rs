@@ -26,10 +26,6 @@ type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// An exporter for one deployment's replica: a counter that grows.
 async fn exporter() -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("address");
     let app = Router::new().route(
         "/metrics",
         get(|| async {
@@ -43,10 +39,7 @@ async fn exporter() -> std::net::SocketAddr {
             )
         }),
     );
-    tokio::spawn(async move {
-        let _ended = axum::serve(listener, app).await;
-    });
-    addr
+    common::serve(app).await
 }
 
 /// A server that requires tokens, scraping two deployments (`chat`, `embed`) in `production`.

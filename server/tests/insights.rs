@@ -13,10 +13,6 @@ use server::config::TargetConfig;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flipping_replica_count_is_diagnosed_as_thrash() {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
     let app = Router::new().route(
         "/metrics",
         get(|| async {
@@ -29,9 +25,7 @@ async fn a_flipping_replica_count_is_diagnosed_as_thrash() {
             )
         }),
     );
-    tokio::spawn(async move {
-        let _ended = axum::serve(listener, app).await;
-    });
+    let addr = common::serve(app).await;
     let mut config = common::fast_config();
     config.targets.push(TargetConfig {
         url: format!("http://{addr}/metrics"),

@@ -153,17 +153,11 @@ async fn a_replicas_gpus_are_found_by_its_pid_and_a_lost_gpu_goes_stale_alone() 
         ),
     );
     // The replica: an exporter served by this process on a loopback port.
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
-        .await
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
     let app = Router::new().route(
         "/metrics",
         get(|| async { "inferscope_inference_requests_total{code=\"200\"} 1\n" }),
     );
-    tokio::spawn(async move {
-        let _ended = axum::serve(listener, app).await;
-    });
+    let addr = common::serve(app).await;
     let mut config = common::fast_config();
     config.host.nvml = ReaderMode::Auto;
     config.host.processes = ReaderMode::Auto;

@@ -74,7 +74,7 @@ fn stat_fields(text: &str) -> Option<Vec<&str>> {
 }
 
 impl Proc {
-    fn read(&self, path: impl AsRef<Path>) -> Option<String> {
+    pub(crate) fn read(&self, path: impl AsRef<Path>) -> Option<String> {
         std::fs::read_to_string(self.root.join(path)).ok()
     }
 
@@ -287,6 +287,17 @@ impl PidSource {
             .map(PidSource::Port)
     }
 
+    /// The pid now, keeping `cached` (the last one found) while that process still runs: the
+    /// search by port reads every process's file descriptors, so it runs only when needed.
+    pub fn resolve_from(&self, proc: &Proc, cached: Option<u32>) -> Result<u32, String> {
+        match (self, cached) {
+            (PidSource::Port(_), Some(pid)) if proc.read(format!("{pid}/stat")).is_some() => {
+                Ok(pid)
+            }
+            _ => self.resolve(proc),
+        }
+    }
+
     /// The pid now.
     pub fn resolve(&self, proc: &Proc) -> Result<u32, String> {
         match self {
@@ -303,6 +314,8 @@ impl PidSource {
 pub struct HostScraper {
     proc: Proc,
     source: PidSource,
+    /// The process found last time.
+    pid: Option<u32>,
     settings: ScrapeSettings,
     ingestor: Ingestor,
 }
@@ -313,6 +326,7 @@ impl HostScraper {
         HostScraper {
             proc: Proc::default(),
             source,
+            pid: None,
             settings,
             ingestor: Ingestor::for_engines(vec![crate::ingest::adapter::Engine::Inferscope]),
         }
@@ -363,14 +377,16 @@ impl Scraper for HostScraper {
     async fn scrape(&mut self) -> Result<ScrapeSuccess, ScrapeError> {
         let proc = self.proc.clone();
         let source = self.source.clone();
-        let page = tokio::task::spawn_blocking(move || {
-            let pid = source.resolve(&proc)?;
+        let cached = self.pid.take();
+        let (page, pid) = tokio::task::spawn_blocking(move || {
+            let pid = source.resolve_from(&proc, cached)?;
             let reading = proc.process(pid)?;
-            Ok::<String, String>(render(&reading, proc.totals()))
+            Ok::<_, String>((render(&reading, proc.totals()), pid))
         })
         .await
         .map_err(|error| ScrapeError::Source(format!("host reading task failed: {error}")))?
         .map_err(ScrapeError::Source)?;
+        self.pid = Some(pid);
         super::ingest_rendered(&mut self.ingestor, &page, &self.settings)
     }
 }

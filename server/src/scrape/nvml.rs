@@ -255,6 +255,8 @@ pub struct NvmlScraper {
     reader: GpuReader,
     attribution: Attribution,
     proc: Proc,
+    /// The replica's process found last time.
+    pid: Option<u32>,
     settings: ScrapeSettings,
     ingestor: Ingestor,
 }
@@ -270,6 +272,7 @@ impl NvmlScraper {
             reader,
             attribution,
             proc: Proc::default(),
+            pid: None,
             settings,
             ingestor: Ingestor::for_engines(vec![crate::ingest::adapter::Engine::Inferscope]),
         }
@@ -281,16 +284,16 @@ impl Scraper for NvmlScraper {
         let reader = self.reader.clone();
         let attribution = self.attribution.clone();
         let proc = self.proc.clone();
-        let page = tokio::task::spawn_blocking(move || {
+        let cached = self.pid.take();
+        let (page, pid) = tokio::task::spawn_blocking(move || {
             let host = reader.read()?;
             // The replica's process tree, when it can be found (a replica named by GPU alone
             // needs none).
-            let pids = attribution
+            let pid = attribution
                 .pid
                 .as_ref()
-                .and_then(|source| source.resolve(&proc).ok())
-                .map(|pid| proc.tree(pid))
-                .unwrap_or_default();
+                .and_then(|source| source.resolve_from(&proc, cached).ok());
+            let pids = pid.map(|pid| proc.tree(pid)).unwrap_or_default();
             let mine: Vec<&GpuReading> = host
                 .gpus
                 .iter()
@@ -299,11 +302,12 @@ impl Scraper for NvmlScraper {
             for (index, error) in &host.failed {
                 tracing::debug!(gpu = index, %error, "a GPU could not be read");
             }
-            Ok::<String, String>(render(&mine))
+            Ok::<_, String>((render(&mine), pid))
         })
         .await
         .map_err(|error| ScrapeError::Source(format!("NVML reading task failed: {error}")))?
         .map_err(ScrapeError::Source)?;
+        self.pid = pid;
         super::ingest_rendered(&mut self.ingestor, &page, &self.settings)
     }
 }

@@ -38,6 +38,8 @@ pub struct AppState {
     pub shutting_down: watch::Receiver<bool>,
     /// Tokens, signed links, framing.
     pub access: Arc<crate::access::Policy>,
+    /// `Content-Security-Policy` of every response (from `access`, built once).
+    pub frame_ancestors: axum::http::HeaderValue,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -26,6 +26,18 @@ pub async fn start(config: Config) -> Server {
         .expect("server starts")
 }
 
+/// Serves `app` on a free loopback port (an exporter, say); returns its address.
+pub async fn serve(app: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .expect("bind a loopback port");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move {
+        let _ended = axum::serve(listener, app).await;
+    });
+    addr
+}
+
 /// Polls `check` every 100 ms until it returns `Some`, or panics after `timeout`.
 pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
 where
