@@ -18,11 +18,12 @@ function chartStats(keys) {
       stats[key] = { points: 0, newest: 0, series: [] };
       continue;
     }
-    const series = chart.getOption().series ?? [];
+    // The series named `marks` only carries the autoscaling diagnosis's marks.
+    const series = (chart.getOption().series ?? []).filter((s) => s.name !== 'marks');
     let points = 0;
     let newest = 0;
     for (const line of series) {
-      for (const [time, value] of line.data) {
+      for (const [time, value] of line.data ?? []) {
         if (value !== null && value !== undefined) {
           points += 1;
           newest = Math.max(newest, time);
@@ -83,7 +84,7 @@ test('the dashboard hydrates, draws every panel, goes live and follows the filte
       const element = document.getElementById('chart-inference_volume');
       const chart = element && window.echarts && window.echarts.getInstanceByDom(element);
       const series = chart ? chart.getOption().series ?? [] : [];
-      if (series.some((s) => s.data.some(([, v]) => v !== null))) {
+      if (series.some((s) => (s.data ?? []).some(([, v]) => v !== null))) {
         window.__firstChartMs = performance.now();
       } else {
         requestAnimationFrame(check);

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos::server_fn::codec::Json;
 
-use crate::wire::{Family, FamilyView, Filter, TargetHealth, View};
+use crate::wire::{Family, FamilyView, Filter, TargetHealth, View, WhatIf, WhatIfEdits};
 
 /// The current view for a filter.
 #[server(prefix = "/api/fn", input = Json)]
@@ -38,6 +38,18 @@ pub async fn load_family(filter: Filter, name: String) -> Result<FamilyView, Ser
     source
         .0
         .family(filter, name)
+        .await
+        .map_err(ServerFnError::new)
+}
+
+/// The recorded load of `filter`'s deployment and range replayed with `edits`.
+#[server(prefix = "/api/fn", input = Json)]
+pub async fn run_whatif(filter: Filter, edits: WhatIfEdits) -> Result<WhatIf, ServerFnError> {
+    let source = use_context::<crate::ssr::ViewSourceHandle>()
+        .ok_or_else(|| ServerFnError::new("the server provides no view source"))?;
+    source
+        .0
+        .whatif(filter, edits)
         .await
         .map_err(ServerFnError::new)
 }

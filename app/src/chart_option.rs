@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 
 use charming::Chart;
-use charming::component::{Axis, Feature, Grid, Legend, Toolbox, ToolboxDataZoom};
+use charming::component::{Axis, Feature, Grid, Legend, LegendType, Toolbox, ToolboxDataZoom};
 use charming::datatype::{CompositeValue, NumericValue};
 use charming::element::{
     AreaStyle, AxisLabel, AxisLine, AxisPointer, AxisPointerType, AxisTick, AxisType, ItemStyle,
-    JsFunction, LineStyle, LineStyleType, SplitLine, Step, Symbol, TextStyle, Tooltip, Trigger,
+    JsFunction, Label, LabelPosition, LineStyle, LineStyleType, MarkArea, MarkAreaData, MarkLine,
+    MarkLineData, MarkLineVariant, SplitLine, Step, Symbol, TextStyle, Tooltip, Trigger,
 };
 use charming::series::{Bar, Line};
 
@@ -185,8 +186,156 @@ fn is_percentile_panel(panel: &Panel) -> bool {
     }) || !panel.bounds.is_empty()
 }
 
-/// The ECharts option for one panel over the window `[start_ms, end_ms]`.
-pub fn chart(panel: &Panel, spec: &PanelSpec, theme: Theme, start_ms: i64, end_ms: i64) -> Chart {
+/// What is drawn over a chart's lines: the evidence of findings (shaded spans) and replica
+/// events (vertical lines).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Marks {
+    /// Shaded spans.
+    pub areas: Vec<MarkSpan>,
+    /// Vertical lines.
+    pub lines: Vec<MarkAt>,
+}
+
+impl Marks {
+    /// Whether nothing is drawn.
+    pub fn is_empty(&self) -> bool {
+        self.areas.is_empty() && self.lines.is_empty()
+    }
+}
+
+/// A shaded span of a finding's evidence.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MarkSpan {
+    /// Start, Unix milliseconds.
+    pub from_ms: i64,
+    /// End.
+    pub to_ms: i64,
+    /// Label drawn at its top (the finding's short name); empty for none.
+    pub label: String,
+    /// Critical (red) or a warning (amber).
+    pub critical: bool,
+}
+
+/// A vertical line at a replica event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MarkAt {
+    /// When, Unix milliseconds.
+    pub at_ms: i64,
+    /// A scale-up (or a scale-down).
+    pub up: bool,
+}
+
+/// Name of the series that carries the marks (no data of its own, no legend entry).
+pub const MARKS_SERIES: &str = "marks";
+
+/// A Unix time in milliseconds as ISO 8601 UTC (`2026-11-28T17:04:05.000Z`): how ECharts reads
+/// a time axis value in a mark area.
+pub fn iso_utc(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let in_day = ms.rem_euclid(86_400_000);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        in_day / 3_600_000,
+        in_day / 60_000 % 60,
+        in_day / 1000 % 60,
+        in_day % 1000
+    )
+}
+
+/// The series that draws `marks` over the chart.
+fn marks_series(marks: &Marks, theme: Theme) -> Line {
+    let (warning, critical, events) = match theme {
+        Theme::Light => ("#EFA23A", "#E5484D", "#6B7280"),
+        Theme::Dark => ("#F2AE50", "#EC5D62", "#9AA3B2"),
+    };
+    let mut line = Line::new()
+        .name(MARKS_SERIES)
+        .silent(true)
+        .data(Vec::<Vec<CompositeValue>>::new());
+    if !marks.areas.is_empty() {
+        // One colour per chart: the worst finding's.
+        let colour = if marks.areas.iter().any(|a| a.critical) {
+            critical
+        } else {
+            warning
+        };
+        line = line.mark_area(
+            MarkArea::new()
+                .silent(true)
+                .item_style(ItemStyle::new().color(colour).opacity(0.16))
+                .label(
+                    Label::new()
+                        .position(LabelPosition::InsideTop)
+                        .color(colour)
+                        .font_size(10),
+                )
+                .data(
+                    marks
+                        .areas
+                        .iter()
+                        .map(|area| {
+                            (
+                                MarkAreaData::new()
+                                    .name(area.label.as_str())
+                                    .x_axis(iso_utc(area.from_ms)),
+                                MarkAreaData::new().x_axis(iso_utc(area.to_ms)),
+                            )
+                        })
+                        .collect(),
+                ),
+        );
+    }
+    if !marks.lines.is_empty() {
+        line = line.mark_line(
+            MarkLine::new()
+                .silent(true)
+                .symbol(vec![Symbol::None, Symbol::None])
+                .label(Label::new().show(false))
+                .line_style(
+                    LineStyle::new()
+                        .color(events)
+                        .width(1)
+                        .type_(LineStyleType::Dotted)
+                        .opacity(0.7),
+                )
+                .data(
+                    marks
+                        .lines
+                        .iter()
+                        .map(|mark| {
+                            MarkLineVariant::Simple(
+                                MarkLineData::new()
+                                    .name(if mark.up { "scale-up" } else { "scale-down" })
+                                    .x_axis(mark.at_ms as f64),
+                            )
+                        })
+                        .collect(),
+                ),
+        );
+    }
+    line
+}
+
+/// The ECharts option for one panel over the window `[start_ms, end_ms]`, with `marks` drawn
+/// over it.
+pub fn chart(
+    panel: &Panel,
+    spec: &PanelSpec,
+    theme: Theme,
+    start_ms: i64,
+    end_ms: i64,
+    marks: &Marks,
+) -> Chart {
     let colors = furniture(theme);
     let small_text = |color: &'static str| TextStyle::new().color(color).font_size(11);
     let mut tooltip = Tooltip::new()
@@ -224,6 +373,11 @@ pub fn chart(panel: &Panel, spec: &PanelSpec, theme: Theme, start_ms: i64, end_m
         .filter(|style| style.drawn)
         .map(|style| style.label)
         .collect();
+    // Many members (a deployment that scaled through dozens of replicas): one scrolling row
+    // instead of a legend that covers the plot.
+    if labels.len() > MAX_LEGEND_ROW {
+        legend = legend.type_(LegendType::Scroll).left(60);
+    }
     legend = legend.data(labels.iter().map(String::as_str).collect::<Vec<_>>());
     let mut chart = Chart::new()
         .animation(false)
@@ -336,8 +490,14 @@ pub fn chart(panel: &Panel, spec: &PanelSpec, theme: Theme, start_ms: i64, end_m
         }
         chart = chart.series(drawn);
     }
+    if !marks.is_empty() {
+        chart = chart.series(marks_series(marks, theme));
+    }
     chart
 }
+
+/// Legends with more entries than this scroll.
+const MAX_LEGEND_ROW: usize = 8;
 
 /// Below this many points a line shows its points as dots.
 const SPARSE_POINTS: usize = 12;
@@ -385,6 +545,70 @@ fn points(points: &[Point]) -> Vec<CompositeValue> {
 }
 
 #[cfg(test)]
+mod marks_tests {
+    use super::*;
+    use crate::panels::spec;
+    use crate::wire::PanelId;
+
+    #[test]
+    fn times_are_written_as_iso_utc() {
+        assert_eq!(iso_utc(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso_utc(1_795_885_476_123), "2026-11-28T17:04:36.123Z");
+        assert_eq!(iso_utc(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn marks_ride_on_a_series_of_their_own() {
+        let panel = Panel {
+            id: PanelId::Replicas,
+            series: Vec::new(),
+            top_bucket: None,
+            bounds: Vec::new(),
+            from_summaries: false,
+        };
+        let marks = Marks {
+            areas: vec![MarkSpan {
+                from_ms: 0,
+                to_ms: 60_000,
+                label: "thrash".into(),
+                critical: true,
+            }],
+            lines: vec![MarkAt {
+                at_ms: 30_000,
+                up: true,
+            }],
+        };
+        let option = serde_json::to_value(chart(
+            &panel,
+            &spec(PanelId::Replicas),
+            Theme::Light,
+            0,
+            60_000,
+            &marks,
+        ))
+        .unwrap();
+        let series = option["series"].as_array().unwrap();
+        let carrier = series.iter().find(|s| s["name"] == MARKS_SERIES).unwrap();
+        let area = &carrier["markArea"]["data"][0];
+        assert_eq!(area[0]["name"], "thrash");
+        assert_eq!(area[0]["xAxis"], "1970-01-01T00:00:00.000Z");
+        assert_eq!(area[1]["xAxis"], "1970-01-01T00:01:00.000Z");
+        assert_eq!(carrier["markLine"]["data"][0]["xAxis"], 30_000.0);
+        // Without marks there is no such series.
+        let plain = serde_json::to_value(chart(
+            &panel,
+            &spec(PanelId::Replicas),
+            Theme::Light,
+            0,
+            60_000,
+            &Marks::default(),
+        ))
+        .unwrap();
+        assert!(plain["series"].as_array().is_none_or(|s| s.is_empty()));
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::panels::spec;
@@ -428,6 +652,7 @@ mod tests {
             Theme::Dark,
             0,
             2000,
+            &Marks::default(),
         ))
         .expect("chart serialises");
         let series = option["series"].as_array().expect("series");
@@ -454,6 +679,7 @@ mod tests {
             Theme::Light,
             0,
             0,
+            &Marks::default(),
         ))
         .expect("chart serialises");
         assert_eq!(option["series"][0]["stack"], "total");
@@ -479,8 +705,15 @@ mod tests {
                 ),
             ],
         );
-        let option = serde_json::to_value(chart(&panel, &spec(PanelId::Cpu), Theme::Light, 0, 0))
-            .expect("chart serialises");
+        let option = serde_json::to_value(chart(
+            &panel,
+            &spec(PanelId::Cpu),
+            Theme::Light,
+            0,
+            0,
+            &Marks::default(),
+        ))
+        .expect("chart serialises");
         let names: Vec<&str> = option["series"]
             .as_array()
             .expect("series")

@@ -91,6 +91,29 @@ fn group_thousands(value: i64) -> String {
     out
 }
 
+/// A time of day, `HH:MM:SS`: in the browser's time zone when `local` (in the browser only),
+/// else in UTC with the zone said (server rendering cannot know the viewer's zone).
+pub fn time_of_day(ms: i64, local: bool) -> String {
+    #[cfg(feature = "hydrate")]
+    if local {
+        let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms as f64));
+        return format!(
+            "{:02}:{:02}:{:02}",
+            date.get_hours(),
+            date.get_minutes(),
+            date.get_seconds()
+        );
+    }
+    let _ = local;
+    let in_day = ms.rem_euclid(86_400_000);
+    format!(
+        "{:02}:{:02}:{:02} UTC",
+        in_day / 3_600_000,
+        in_day / 60_000 % 60,
+        in_day / 1000 % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod components;
 pub mod embed;
 pub mod format;
+pub mod insights;
 pub mod live;
 pub mod pages;
 pub mod panels;
@@ -26,6 +27,7 @@ use leptos_router::path;
 use pages::dashboard::Dashboard;
 use pages::families::FamiliesPage;
 use pages::targets::TargetsPage;
+use pages::whatif::WhatIfPage;
 
 /// The HTML document around the app (server side).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -64,6 +66,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=Dashboard ssr=SsrMode::Async/>
                     <Route path=path!("/targets") view=TargetsPage ssr=SsrMode::Async/>
                     <Route path=path!("/families") view=FamiliesPage ssr=SsrMode::Async/>
+                    <Route path=path!("/whatif") view=WhatIfPage ssr=SsrMode::Async/>
                 </Routes>
             </main>
         </Router>

@@ -426,6 +426,15 @@ pub fn series_style(id: &SeriesId) -> SeriesStyle {
         SeriesId::Average => style("avg", "#111318", "#E8EAEF", 2.4, false),
         SeriesId::KvCache => style("KV cache", "#12A594", "#2EC4B0", 2.0, true),
         SeriesId::Total => style("total", "#6B7280", "#9AA3B2", 1.2, true),
+        SeriesId::Recorded => style("what happened", "#6B7280", "#9AA3B2", 1.6, false),
+        SeriesId::Replayed => style(
+            "replayed with these settings",
+            "#3E63DD",
+            "#7D95F0",
+            2.2,
+            false,
+        ),
+        SeriesId::Load => style("in flight (recorded)", "#C9CED8", "#3A4150", 1.2, true),
         SeriesId::Code(code) => SeriesStyle {
             drawn: false,
             ..style(&code.to_string(), "#6B7280", "#9AA3B2", 0.0, false)

@@ -8,7 +8,7 @@ use std::pin::Pin;
 
 use std::sync::Arc;
 
-use crate::wire::{Family, FamilyView, Filter, TargetHealth, View};
+use crate::wire::{Family, FamilyView, Filter, TargetHealth, View, WhatIf, WhatIfEdits};
 
 /// A boxed future answering the server rendering.
 pub type Answer<T> = Pin<Box<dyn Future<Output = Result<T, String>> + Send>>;
@@ -26,6 +26,9 @@ pub trait ViewSource: Send + Sync + 'static {
 
     /// One such family's series for `filter`.
     fn family(&self, filter: Filter, name: String) -> Answer<FamilyView>;
+
+    /// The recorded load of `filter`'s deployment and range replayed with `edits`.
+    fn whatif(&self, filter: Filter, edits: WhatIfEdits) -> Answer<WhatIf>;
 }
 
 /// A shareable [`ViewSource`], provided as context by the server.

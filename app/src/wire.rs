@@ -301,6 +301,15 @@ pub enum SeriesId {
     /// One GPU's line (`replica/gpu` when several replicas report GPUs).
     #[serde(rename = "gpu")]
     Gpu(String),
+    /// What-if replay: what was recorded.
+    #[serde(rename = "recorded")]
+    Recorded,
+    /// What-if replay: what the edited settings would have done.
+    #[serde(rename = "replayed")]
+    Replayed,
+    /// What-if replay: the recorded in-flight load it replays.
+    #[serde(rename = "load")]
+    Load,
 }
 
 /// One point: `[time in Unix milliseconds, value]`. A `null` value is a gap: no data for that
@@ -377,6 +386,254 @@ pub struct View {
     /// panels. Fixed for a server run: sent in snapshots, never changed by a delta.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gpu_note: Option<String>,
+    /// The autoscaling diagnosis of each deployment in scope (at most
+    /// [`MAX_DIAGNOSED_DEPLOYMENTS`]): findings with their evidence, and replica events. Empty
+    /// for a view limited to some panels.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub autoscaling: Vec<Autoscaling>,
+}
+
+/// Most deployments one view diagnoses.
+pub const MAX_DIAGNOSED_DEPLOYMENTS: usize = 24;
+
+/// Most replica events listed per deployment (the newest).
+pub const MAX_REPLICA_EVENTS: usize = 50;
+
+/// One deployment's autoscaling, as the server diagnosed it over the view's range.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Autoscaling {
+    /// Environment.
+    pub environment: String,
+    /// Deployment.
+    pub deployment: String,
+    /// The autoscaler settings the diagnosis assumed, and where they came from.
+    pub settings: AutoscalerSettingsInfo,
+    /// What is wrong, in report order (empty: nothing).
+    pub findings: Vec<Finding>,
+    /// Scale-ups and scale-downs in the range, oldest first (the newest
+    /// [`MAX_REPLICA_EVENTS`]).
+    pub events: Vec<ReplicaEvent>,
+}
+
+/// Autoscaler settings with their source.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AutoscalerSettingsInfo {
+    /// Fewest replicas.
+    pub min_replicas: u32,
+    /// Most replicas.
+    pub max_replicas: u32,
+    /// Requests one replica should handle at once.
+    pub concurrency_target: f64,
+    /// Fraction of the concurrency target aimed for (0–1].
+    pub target_utilization: f64,
+    /// Autoscaling window, seconds.
+    pub window_s: f64,
+    /// Scale-down delay, seconds.
+    pub scale_down_delay_s: f64,
+    /// Largest fraction of replicas removed in one step (0–1].
+    pub max_scale_down_rate: f64,
+    /// `config` (the server's `[[autoscaling]]` table), `exporter` (the deployment's
+    /// `inferscope_autoscaler_setting` gauges), `defaults` (the documented defaults), or
+    /// `request` (given with the request); a mix is named by its parts, e.g. `exporter+defaults`.
+    pub source: String,
+}
+
+/// The six findings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// Replicas removed and added back again and again.
+    Thrash,
+    /// At the maximum replicas with requests queued.
+    InsufficientCapacity,
+    /// Requests queued while new replicas were starting.
+    ColdStarts,
+    /// Latency grows with each request a replica runs at once, and the target lets it.
+    ConcurrencyTargetTooHigh,
+    /// Replicas removed, then needed again soon after, with requests queued.
+    ScaleDownTooQuick,
+    /// The async queue keeps growing.
+    AsyncQueueGrowing,
+}
+
+impl FindingKind {
+    /// Every finding, in report order.
+    pub const ALL: [FindingKind; 6] = [
+        FindingKind::Thrash,
+        FindingKind::InsufficientCapacity,
+        FindingKind::ColdStarts,
+        FindingKind::ConcurrencyTargetTooHigh,
+        FindingKind::ScaleDownTooQuick,
+        FindingKind::AsyncQueueGrowing,
+    ];
+
+    /// Its name in reports and the API.
+    pub fn name(self) -> &'static str {
+        match self {
+            FindingKind::Thrash => "thrash",
+            FindingKind::InsufficientCapacity => "insufficient_capacity",
+            FindingKind::ColdStarts => "cold_starts",
+            FindingKind::ConcurrencyTargetTooHigh => "concurrency_target_too_high",
+            FindingKind::ScaleDownTooQuick => "scale_down_too_quick",
+            FindingKind::AsyncQueueGrowing => "async_queue_growing",
+        }
+    }
+
+    /// Its title on the page.
+    pub fn title(self) -> &'static str {
+        match self {
+            FindingKind::Thrash => "Replica thrash",
+            FindingKind::InsufficientCapacity => "Insufficient capacity",
+            FindingKind::ColdStarts => "Cold starts delay requests",
+            FindingKind::ConcurrencyTargetTooHigh => "Concurrency target too high",
+            FindingKind::ScaleDownTooQuick => "Scale-down too quick",
+            FindingKind::AsyncQueueGrowing => "Async queue growing",
+        }
+    }
+}
+
+/// How much a finding hurts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Worth fixing.
+    Warning,
+    /// Affects a quarter of the range or more.
+    Critical,
+}
+
+/// One finding with its evidence.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// What.
+    pub kind: FindingKind,
+    /// How bad.
+    pub severity: Severity,
+    /// Start of the span it covers, Unix milliseconds.
+    pub from_ms: i64,
+    /// End of that span.
+    pub to_ms: i64,
+    /// The panel that shows it.
+    pub panel: PanelId,
+    /// The spans to mark on that panel, `[from_ms, to_ms]` each.
+    pub evidence: Vec<(i64, i64)>,
+    /// The likely cause, in a sentence.
+    pub cause: String,
+    /// The fix, in numbers.
+    pub fix: String,
+}
+
+/// What a replica event was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplicaEventKind {
+    /// Replicas added.
+    ScaleUp,
+    /// Replicas removed.
+    ScaleDown,
+}
+
+/// A change in a deployment's replica count (active plus starting).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaEvent {
+    /// When, Unix milliseconds (the grid step where the count changed).
+    pub at_ms: i64,
+    /// Up or down.
+    pub kind: ReplicaEventKind,
+    /// Replicas before.
+    pub from: u32,
+    /// Replicas after.
+    pub to: u32,
+    /// For a scale-up: how long until as many replicas were active (the cold start), ms.
+    /// Absent for a scale-down, or when the range ended first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cold_start_ms: Option<i64>,
+}
+
+/// Path of the HTTP endpoint that replays a recorded range through edited autoscaler settings.
+pub const WHATIF_PATH: &str = "/api/v1/whatif";
+
+/// Settings to try in a what-if replay; each absent one keeps the recorded setting.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WhatIfEdits {
+    /// Fewest replicas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_replicas: Option<u32>,
+    /// Most replicas.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_replicas: Option<u32>,
+    /// Requests one replica handles at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency_target: Option<f64>,
+    /// Fraction of the concurrency target aimed for (0–1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_utilization: Option<f64>,
+    /// Autoscaling window, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_s: Option<f64>,
+    /// Scale-down delay, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_down_delay_s: Option<f64>,
+    /// Largest fraction of replicas removed per step (0–1].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_scale_down_rate: Option<f64>,
+    /// Cold start of a new replica, seconds. Absent: the median measured in the range (30 s
+    /// when none was).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cold_start_s: Option<f64>,
+}
+
+/// Totals of a recorded or replayed range.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WhatIfTotals {
+    /// Replica-minutes used (active and starting).
+    pub replica_minutes: f64,
+    /// Request-seconds spent queued.
+    pub queued_request_seconds: f64,
+    /// Most replicas at once.
+    pub peak_replicas: f64,
+    /// Changes of the replica count.
+    pub scale_events: usize,
+}
+
+/// A what-if replay: the recorded in-flight load of a range run through the shared autoscaling
+/// algorithm with edited settings, beside what happened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WhatIf {
+    /// Environment.
+    pub environment: String,
+    /// Deployment.
+    pub deployment: String,
+    /// First step, Unix milliseconds.
+    pub start_ms: i64,
+    /// Last step.
+    pub end_ms: i64,
+    /// Step, milliseconds.
+    pub step_ms: i64,
+    /// The settings in force (as the diagnosis resolves them).
+    pub recorded_settings: AutoscalerSettingsInfo,
+    /// The settings replayed.
+    pub replayed_settings: AutoscalerSettingsInfo,
+    /// Cold start assumed for new replicas, seconds.
+    pub cold_start_s: f64,
+    /// `measured` (median of the range's scale-ups), `request` or `default` (30 s).
+    pub cold_start_source: String,
+    /// Recorded in-flight requests (in progress plus queued): the replay's input.
+    pub load: Vec<Point>,
+    /// Recorded replicas (active plus starting).
+    pub actual_replicas: Vec<Point>,
+    /// Recorded queued requests.
+    pub actual_queued: Vec<Point>,
+    /// Replayed replicas (active plus starting).
+    pub predicted_replicas: Vec<Point>,
+    /// Replayed queued requests: load beyond `concurrency_target` per active replica.
+    pub predicted_queued: Vec<Point>,
+    /// What happened.
+    pub actual: WhatIfTotals,
+    /// The recorded settings replayed through the same model: the yardstick for `predicted`.
+    pub baseline: WhatIfTotals,
+    /// The edited settings replayed.
+    pub predicted: WhatIfTotals,
 }
 
 impl View {
@@ -391,6 +648,9 @@ impl View {
         self.end_ms = delta.end_ms;
         if let Some(deployments) = &delta.deployments {
             self.deployments.clone_from(deployments);
+        }
+        if let Some(autoscaling) = &delta.autoscaling {
+            self.autoscaling.clone_from(autoscaling);
         }
         for panel_delta in &delta.panels {
             let position = self
@@ -464,12 +724,15 @@ pub struct ViewDelta {
     /// Panels with a change. A panel not listed has not changed (apart from the window moving).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub panels: Vec<PanelDelta>,
+    /// The new autoscaling diagnosis, whole. Absent: unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<Vec<Autoscaling>>,
 }
 
 impl ViewDelta {
     /// True when the delta changes nothing but could still move the window.
     pub fn is_empty(&self) -> bool {
-        self.deployments.is_none() && self.panels.is_empty()
+        self.deployments.is_none() && self.panels.is_empty() && self.autoscaling.is_none()
     }
 }
 

@@ -29,6 +29,108 @@ pub struct AutoscalerSettings {
     pub max_scale_down_rate: f64,
 }
 
+impl AutoscalerSettings {
+    /// The documented defaults (a 60 s window, a 900 s scale-down delay, at most half the
+    /// replicas removed per step). No maximum is known: 1,000.
+    pub const DEFAULTS: AutoscalerSettings = AutoscalerSettings {
+        min_replicas: 1,
+        max_replicas: 1000,
+        concurrency_target: 4.0,
+        target_utilization: 0.7,
+        window: Duration::from_secs(60),
+        scale_down_delay: Duration::from_secs(900),
+        max_scale_down_rate: 0.5,
+    };
+
+    /// Every duration divided by `speed` (a demo or test running faster than real time).
+    pub fn accelerated(mut self, speed: f64) -> AutoscalerSettings {
+        self.window = self.window.div_f64(speed);
+        self.scale_down_delay = self.scale_down_delay.div_f64(speed);
+        self
+    }
+}
+
+/// Settings given one by one (a config table, an exporter's gauges, a request): each present
+/// field replaces the setting it names.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Overrides {
+    /// Fewest replicas.
+    pub min_replicas: Option<u32>,
+    /// Most replicas.
+    pub max_replicas: Option<u32>,
+    /// Requests one replica should handle at once.
+    pub concurrency_target: Option<f64>,
+    /// Fraction of the concurrency target to aim for.
+    pub target_utilization: Option<f64>,
+    /// Autoscaling window.
+    pub window: Option<Duration>,
+    /// Scale-down delay.
+    pub scale_down_delay: Option<Duration>,
+    /// Largest fraction removed per step.
+    pub max_scale_down_rate: Option<f64>,
+}
+
+impl Overrides {
+    /// Whether no setting is given.
+    pub fn is_empty(&self) -> bool {
+        *self == Overrides::default()
+    }
+
+    /// `base` with the given settings replaced.
+    pub fn apply(&self, base: AutoscalerSettings) -> AutoscalerSettings {
+        AutoscalerSettings {
+            min_replicas: self.min_replicas.unwrap_or(base.min_replicas),
+            max_replicas: self.max_replicas.unwrap_or(base.max_replicas),
+            concurrency_target: self.concurrency_target.unwrap_or(base.concurrency_target),
+            target_utilization: self.target_utilization.unwrap_or(base.target_utilization),
+            window: self.window.unwrap_or(base.window),
+            scale_down_delay: self.scale_down_delay.unwrap_or(base.scale_down_delay),
+            max_scale_down_rate: self.max_scale_down_rate.unwrap_or(base.max_scale_down_rate),
+        }
+    }
+
+    /// Sets the setting named `name` (as the `inferscope_autoscaler_setting` gauge's `setting`
+    /// label names it) from `value`, when the name is known and the value in range.
+    pub fn set(&mut self, name: &str, value: f64) -> Result<(), String> {
+        let whole = |value: f64| {
+            (value.is_finite() && (0.0..=100_000.0).contains(&value) && value.fract() == 0.0)
+                .then_some(value as u32)
+        };
+        let seconds = |value: f64| {
+            (value.is_finite() && (0.0..=86_400.0).contains(&value))
+                .then(|| Duration::from_secs_f64(value))
+        };
+        let ratio = |value: f64| (value > 0.0 && value <= 1.0).then_some(value);
+        let ok = match name {
+            "min_replicas" => whole(value).map(|v| self.min_replicas = Some(v)),
+            "max_replicas" => whole(value)
+                .filter(|v| *v >= 1)
+                .map(|v| self.max_replicas = Some(v)),
+            "concurrency_target" => (value.is_finite() && value > 0.0 && value <= 1e6)
+                .then(|| self.concurrency_target = Some(value)),
+            "target_utilization" => ratio(value).map(|v| self.target_utilization = Some(v)),
+            "window_seconds" => seconds(value)
+                .filter(|d| !d.is_zero())
+                .map(|v| self.window = Some(v)),
+            "scale_down_delay_seconds" => seconds(value).map(|v| self.scale_down_delay = Some(v)),
+            "max_scale_down_rate" => ratio(value).map(|v| self.max_scale_down_rate = Some(v)),
+            _ => return Err(format!("unknown autoscaler setting {name:?}")),
+        };
+        ok.ok_or_else(|| format!("autoscaler setting {name} = {value} is out of range"))
+    }
+}
+
+/// The names [`Overrides::set`] knows, as exporters publish them.
+pub const SETTING_NAMES: [&str; 7] = [
+    "min_replicas",
+    "max_replicas",
+    "concurrency_target",
+    "target_utilization",
+    "window_seconds",
+    "scale_down_delay_seconds",
+    "max_scale_down_rate",
+];
+
 /// One deployment's autoscaler state.
 #[derive(Clone, Debug)]
 pub struct Autoscaler {
@@ -102,6 +204,105 @@ impl Autoscaler {
     }
 }
 
+/// A recorded load replayed through the autoscaler: what it would have run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Replay {
+    /// Replicas (active and starting) at each step, the step's mean.
+    pub replicas: Vec<Option<f64>>,
+    /// Replicas paying their cold start at each step, the step's mean.
+    pub starting: Vec<Option<f64>>,
+    /// Requests beyond what the active replicas take at once (`concurrency_target` each), the
+    /// step's mean.
+    pub queued: Vec<Option<f64>>,
+    /// Replica-minutes used (active and starting).
+    pub replica_minutes: f64,
+    /// Request-seconds spent queued.
+    pub queued_request_seconds: f64,
+    /// Changes of the replica count.
+    pub scale_events: usize,
+}
+
+/// Longest tick of a replay: a step of five minutes is replayed in 60 ticks of five seconds.
+const REPLAY_TICK_MS: i64 = 5_000;
+
+/// Most ticks one replay runs (a 7-day range at 5 s ticks is 120,960).
+pub const MAX_REPLAY_TICKS: usize = 200_000;
+
+/// Replays `load` (in-flight requests at each step of `step_ms`, starting at `start_ms`; a
+/// missing step repeats the last known load) through an autoscaler with `settings`, starting
+/// with `initial` replicas, each new replica taking `cold_start` to become active. A step is
+/// replayed in ticks of at most five seconds.
+pub fn replay(
+    settings: AutoscalerSettings,
+    cold_start: Duration,
+    initial: u32,
+    start_ms: i64,
+    step_ms: i64,
+    load: &[Option<f64>],
+) -> Replay {
+    let step_ms = step_ms.max(1);
+    let ticks_per_step = ((step_ms + REPLAY_TICK_MS - 1) / REPLAY_TICK_MS).max(1);
+    let ticks_per_step = ticks_per_step
+        .min((MAX_REPLAY_TICKS / load.len().max(1)).max(1) as i64)
+        .max(1);
+    let tick_ms = step_ms / ticks_per_step;
+    let cold_start_ms = cold_start.as_millis() as i64;
+    let mut autoscaler = Autoscaler::new(settings);
+    // Each replica as the time it is (or was) ready.
+    let clamp = |n: u32| {
+        n.clamp(
+            settings.min_replicas,
+            settings.max_replicas.max(settings.min_replicas),
+        )
+    };
+    let mut replicas: Vec<i64> = vec![start_ms; clamp(initial) as usize];
+    let mut out = Replay::default();
+    let mut last_load = None;
+    for (index, value) in load.iter().enumerate() {
+        if value.is_some() {
+            last_load = *value;
+        }
+        let Some(in_flight) = last_load else {
+            out.replicas.push(None);
+            out.starting.push(None);
+            out.queued.push(None);
+            continue;
+        };
+        let (mut total, mut starting, mut queued) = (0.0, 0.0, 0.0);
+        for tick in 0..ticks_per_step {
+            let now = start_ms + index as i64 * step_ms + tick * tick_ms;
+            autoscaler.observe(now, in_flight);
+            let current = replicas.len() as u32;
+            let desired = autoscaler.decide(now, current);
+            if desired > current {
+                replicas.extend(std::iter::repeat_n(
+                    now + cold_start_ms,
+                    (desired - current) as usize,
+                ));
+                out.scale_events += 1;
+            } else if desired < current {
+                // Starting replicas go first, the newest before the oldest.
+                replicas.sort_unstable();
+                replicas.truncate(desired as usize);
+                out.scale_events += 1;
+            }
+            let active = replicas.iter().filter(|ready| **ready <= now).count() as f64;
+            let waiting = (in_flight - active * settings.concurrency_target).max(0.0);
+            total += replicas.len() as f64;
+            starting += replicas.len() as f64 - active;
+            queued += waiting;
+            let minutes = tick_ms as f64 / 60_000.0;
+            out.replica_minutes += replicas.len() as f64 * minutes;
+            out.queued_request_seconds += waiting * tick_ms as f64 / 1000.0;
+        }
+        let ticks = ticks_per_step as f64;
+        out.replicas.push(Some(total / ticks));
+        out.starting.push(Some(starting / ticks));
+        out.queued.push(Some(queued / ticks));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,5 +365,63 @@ mod tests {
         autoscaler.observe(12 * 60_000, 16.0);
         assert_eq!(autoscaler.decide(12 * 60_000, 4), 4);
         assert_eq!(autoscaler.decide(12 * 60_000 + 600_000, 4), 4);
+    }
+
+    #[test]
+    fn a_replay_scales_with_the_load_and_pays_the_cold_start() {
+        // 10 s steps: 10 minutes at 2 in flight, 10 minutes at 16, 20 minutes at 2.
+        let load: Vec<Option<f64>> = [
+            vec![Some(2.0); 60],
+            vec![Some(16.0); 60],
+            vec![Some(2.0); 120],
+        ]
+        .concat();
+        let settings = AutoscalerSettings {
+            scale_down_delay: Duration::from_secs(300),
+            ..settings()
+        };
+        let replay = replay(settings, Duration::from_secs(30), 1, 0, 10_000, &load);
+        assert_eq!(replay.replicas.len(), load.len());
+        assert_eq!(replay.replicas[59], Some(1.0));
+        // The rise needs four replicas; they start at once and are active 30 s later, with
+        // requests queued meanwhile.
+        assert!(
+            replay.replicas[70].unwrap() >= 4.0,
+            "{:?}",
+            &replay.replicas[60..75]
+        );
+        assert!(replay.queued[61].unwrap() > 0.0);
+        assert_eq!(replay.queued[80], Some(0.0));
+        // Five minutes after the load fell (plus the window), half go; then the rest.
+        assert!(replay.replicas[125].unwrap() >= 4.0);
+        assert_eq!(replay.replicas[239], Some(1.0));
+        assert!(replay.scale_events >= 3);
+        // A longer delay costs replica-minutes.
+        let patient = super::replay(
+            AutoscalerSettings {
+                scale_down_delay: Duration::from_secs(900),
+                ..settings
+            },
+            Duration::from_secs(30),
+            1,
+            0,
+            10_000,
+            &load,
+        );
+        assert!(patient.replica_minutes > replay.replica_minutes);
+    }
+
+    #[test]
+    fn overrides_replace_only_what_they_name_and_refuse_nonsense() {
+        let mut overrides = Overrides::default();
+        overrides.set("max_replicas", 6.0).unwrap();
+        overrides.set("scale_down_delay_seconds", 60.0).unwrap();
+        assert!(overrides.set("max_replicas", 2.5).is_err());
+        assert!(overrides.set("target_utilization", 1.5).is_err());
+        assert!(overrides.set("colour", 1.0).is_err());
+        let applied = overrides.apply(AutoscalerSettings::DEFAULTS);
+        assert_eq!(applied.max_replicas, 6);
+        assert_eq!(applied.scale_down_delay, Duration::from_secs(60));
+        assert_eq!(applied.window, AutoscalerSettings::DEFAULTS.window);
     }
 }

@@ -56,6 +56,88 @@ pub struct TargetConfig {
     pub gpus: Vec<String>,
 }
 
+/// One deployment's autoscaler settings (`[[autoscaling]]`), for the diagnosis and the what-if
+/// replay. Each setting given replaces what the deployment's exporter publishes
+/// (`inferscope_autoscaler_setting`), which replaces the documented default.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoscalingConfig {
+    /// Only in this environment. Absent: the deployment in every environment.
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// The deployment.
+    pub deployment: String,
+    /// Fewest replicas.
+    #[serde(default)]
+    pub min_replicas: Option<u32>,
+    /// Most replicas.
+    #[serde(default)]
+    pub max_replicas: Option<u32>,
+    /// Requests one replica should handle at once.
+    #[serde(default)]
+    pub concurrency_target: Option<f64>,
+    /// Fraction of the concurrency target to aim for (0–1].
+    #[serde(default)]
+    pub target_utilization: Option<f64>,
+    /// Autoscaling window, seconds.
+    #[serde(default)]
+    pub window_s: Option<f64>,
+    /// Scale-down delay, seconds.
+    #[serde(default)]
+    pub scale_down_delay_s: Option<f64>,
+    /// Largest fraction of replicas removed per step (0–1].
+    #[serde(default)]
+    pub max_scale_down_rate: Option<f64>,
+}
+
+impl AutoscalingConfig {
+    /// The settings given, checked one by one (the error names the setting).
+    pub fn overrides(&self) -> Result<crate::autoscale::Overrides, (String, f64, String)> {
+        let mut overrides = crate::autoscale::Overrides::default();
+        let fields = [
+            (
+                "min_replicas",
+                "min_replicas",
+                self.min_replicas.map(f64::from),
+            ),
+            (
+                "max_replicas",
+                "max_replicas",
+                self.max_replicas.map(f64::from),
+            ),
+            (
+                "concurrency_target",
+                "concurrency_target",
+                self.concurrency_target,
+            ),
+            (
+                "target_utilization",
+                "target_utilization",
+                self.target_utilization,
+            ),
+            ("window_s", "window_seconds", self.window_s),
+            (
+                "scale_down_delay_s",
+                "scale_down_delay_seconds",
+                self.scale_down_delay_s,
+            ),
+            (
+                "max_scale_down_rate",
+                "max_scale_down_rate",
+                self.max_scale_down_rate,
+            ),
+        ];
+        for (field, name, value) in fields {
+            if let Some(value) = value {
+                overrides
+                    .set(name, value)
+                    .map_err(|reason| (field.to_owned(), value, reason))?;
+            }
+        }
+        Ok(overrides)
+    }
+}
+
 /// Whether a host reader runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -241,6 +323,15 @@ pub struct Config {
     pub access: AccessConfig,
     /// Readings of this host (`[host]`).
     pub host: HostConfig,
+    /// The demo fleet's scenario: empty for the default fleet, or a preset (`steady`,
+    /// `thrash-prone`, `under-capacity`, `cold-start-heavy`, `bursty`, `async-backlog`,
+    /// `high-concurrency-target`) run as one deployment named after it.
+    pub demo_scenario: String,
+    /// How much faster than real time a scenario runs (1–60): its autoscaler's window and delay,
+    /// its cold starts and its traffic's pattern all shrink by this factor.
+    pub demo_speed: f64,
+    /// Autoscaler settings per deployment (`[[autoscaling]]`).
+    pub autoscaling: Vec<AutoscalingConfig>,
 }
 
 impl Default for Config {
@@ -263,6 +354,9 @@ impl Default for Config {
             http_sd: Vec::new(),
             access: AccessConfig::default(),
             host: HostConfig::default(),
+            demo_scenario: String::new(),
+            demo_speed: 1.0,
+            autoscaling: Vec::new(),
         }
     }
 }
@@ -318,6 +412,12 @@ pub struct Cli {
     /// Override `demo`.
     #[arg(long, env = "INFERSCOPE_DEMO")]
     pub demo: Option<DemoMode>,
+    /// Override `demo_scenario` (and run the demo fleet on it).
+    #[arg(long, env = "INFERSCOPE_DEMO_SCENARIO")]
+    pub demo_scenario: Option<String>,
+    /// Override `demo_speed`.
+    #[arg(long, env = "INFERSCOPE_DEMO_SPEED")]
+    pub demo_speed: Option<f64>,
     /// Override `worker_threads`.
     #[arg(long, env = "INFERSCOPE_WORKER_THREADS")]
     pub worker_threads: Option<u64>,
@@ -425,6 +525,12 @@ impl Config {
         }
         if let Some(value) = cli.worker_threads {
             config.worker_threads = value;
+        }
+        if let Some(value) = &cli.demo_scenario {
+            config.demo_scenario = value.clone();
+        }
+        if let Some(value) = cli.demo_speed {
+            config.demo_speed = value;
         }
         if let Some(value) = cli.access_mode {
             config.access.mode = value;
@@ -552,6 +658,54 @@ impl Config {
             1,
             366 * 86_400,
         )?;
+        if !self.demo_scenario.is_empty()
+            && crate::insight::sim::preset(&self.demo_scenario).is_none()
+        {
+            let known: Vec<&str> = crate::insight::sim::PRESETS
+                .iter()
+                .map(|p| p.name)
+                .collect();
+            return Err(invalid(
+                "demo_scenario",
+                format!("{:?}", self.demo_scenario),
+                format!("must be empty or one of {}", known.join(", ")),
+            ));
+        }
+        if !(self.demo_speed.is_finite() && (1.0..=60.0).contains(&self.demo_speed)) {
+            return Err(invalid(
+                "demo_speed",
+                self.demo_speed,
+                "must be between 1 and 60",
+            ));
+        }
+        let mut named = BTreeSet::new();
+        for (index, entry) in self.autoscaling.iter().enumerate() {
+            if entry.deployment.trim().is_empty() {
+                return Err(invalid(
+                    &format!("autoscaling[{index}].deployment"),
+                    "\"\"",
+                    "must not be empty",
+                ));
+            }
+            let overrides = entry.overrides().map_err(|(field, value, reason)| {
+                invalid(&format!("autoscaling[{index}].{field}"), value, reason)
+            })?;
+            let min = overrides.min_replicas.unwrap_or(0);
+            if overrides.max_replicas.is_some_and(|max| max < min) {
+                return Err(invalid(
+                    &format!("autoscaling[{index}].max_replicas"),
+                    overrides.max_replicas.unwrap_or(0),
+                    format!("must not be below min_replicas ({min})"),
+                ));
+            }
+            if !named.insert((&entry.environment, &entry.deployment)) {
+                return Err(invalid(
+                    &format!("autoscaling[{index}].deployment"),
+                    format!("{:?}", entry.deployment),
+                    "is listed twice for the same environment",
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -560,8 +714,27 @@ impl Config {
         match self.demo {
             DemoMode::On => true,
             DemoMode::Off => false,
-            DemoMode::Auto => self.targets.is_empty() && self.http_sd.is_empty(),
+            DemoMode::Auto => {
+                !self.demo_scenario.is_empty()
+                    || (self.targets.is_empty() && self.http_sd.is_empty())
+            }
         }
+    }
+
+    /// The `[[autoscaling]]` table as the diagnosis reads it (validated already).
+    pub fn settings_table(&self) -> crate::insight::deployment::SettingsTable {
+        crate::insight::deployment::SettingsTable(
+            self.autoscaling
+                .iter()
+                .filter_map(|entry| {
+                    Some(crate::insight::deployment::ConfiguredSettings {
+                        environment: entry.environment.clone(),
+                        deployment: entry.deployment.clone(),
+                        overrides: entry.overrides().ok()?,
+                    })
+                })
+                .collect(),
+        )
     }
 
     /// `scrape_interval_ms` as a duration.
@@ -606,6 +779,7 @@ mod tests {
         let scalars = |c: &Config| Config {
             targets: Vec::new(),
             http_sd: Vec::new(),
+            autoscaling: Vec::new(),
             ..c.clone()
         };
         assert_eq!(scalars(&example), scalars(&defaults));
@@ -639,6 +813,10 @@ mod tests {
             "[[targets]]",
             "[[http_sd]]",
             "replica",
+            "demo_scenario",
+            "demo_speed",
+            "[[autoscaling]]",
+            "scale_down_delay_s",
         ] {
             assert!(EXAMPLE.contains(field), "example lacks {field}");
         }
@@ -699,5 +877,52 @@ mod tests {
             ..Config::default()
         };
         assert!(!with_target.runs_demo());
+        // Naming a scenario runs the demo even beside targets (under `auto`).
+        let scenario = Config {
+            demo_scenario: "thrash-prone".into(),
+            ..with_target
+        };
+        assert!(scenario.runs_demo());
+    }
+
+    #[test]
+    fn scenarios_speeds_and_autoscaling_tables_are_checked() {
+        let invalid_field = |text: &str| match Config::from_toml(text, Path::new("x.toml")) {
+            Err(ConfigError::Invalid { field, reason, .. }) => format!("{field}: {reason}"),
+            other => panic!("{text:?} gave {other:?}"),
+        };
+        assert!(
+            invalid_field("demo_scenario = \"chaos\"\n")
+                .starts_with("demo_scenario: must be empty or one of steady, thrash-prone")
+        );
+        assert_eq!(
+            invalid_field("demo_speed = 0.5\n"),
+            "demo_speed: must be between 1 and 60"
+        );
+        assert_eq!(
+            invalid_field("[[autoscaling]]\ndeployment = \"chat\"\ntarget_utilization = 1.5\n"),
+            "autoscaling[0].target_utilization: autoscaler setting target_utilization = 1.5 is out of range"
+        );
+        assert_eq!(
+            invalid_field(
+                "[[autoscaling]]\ndeployment = \"chat\"\nmin_replicas = 4\nmax_replicas = 2\n"
+            ),
+            "autoscaling[0].max_replicas: must not be below min_replicas (4)"
+        );
+        assert_eq!(
+            invalid_field(
+                "[[autoscaling]]\ndeployment = \"chat\"\n[[autoscaling]]\ndeployment = \"chat\"\n"
+            ),
+            "autoscaling[1].deployment: is listed twice for the same environment"
+        );
+        let config = Config::from_toml(
+            "[[autoscaling]]\nenvironment = \"production\"\ndeployment = \"chat\"\nscale_down_delay_s = 600\n",
+            Path::new("x.toml"),
+        )
+        .expect("valid");
+        let table = config.settings_table();
+        let overrides = table.lookup("production", "chat").expect("listed");
+        assert_eq!(overrides.scale_down_delay, Some(Duration::from_secs(600)));
+        assert!(table.lookup("staging", "chat").is_none());
     }
 }

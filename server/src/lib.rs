@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use config::Config;
-use demo::{DemoFleet, DemoOptions};
+use demo::DemoFleet;
 use ingest::adapter::Engine;
 use live::HubSettings;
 use model::TargetLabels;
@@ -175,6 +175,7 @@ impl Server {
             raw_retention_ms: retention_ms,
             no_gpu_driver: config.host.nvml == config::ReaderMode::Auto && gpu_reader.is_none(),
         };
+        let autoscaling = Arc::new(config.settings_table());
         let (hub, hub_task) = live::spawn(
             HubSettings {
                 tick: Duration::from_millis(config.live_tick_ms),
@@ -183,6 +184,7 @@ impl Server {
                 resume_depth: 64,
                 viewer_buffer: 16,
                 query,
+                autoscaling: autoscaling.clone(),
             },
             store.clone(),
         );
@@ -197,7 +199,7 @@ impl Server {
         let client = scrape::http::client(&scrape_settings)?;
         let demo = if config.runs_demo() {
             Some(
-                demo::start(DemoOptions::default())
+                demo::start(demo::options_for(&config.demo_scenario, config.demo_speed))
                     .await
                     .map_err(StartError::Demo)?,
             )
@@ -239,6 +241,7 @@ impl Server {
             store: store.clone(),
             hub,
             query,
+            autoscaling,
             shutting_down: shutdown_signal.clone(),
             frame_ancestors: axum::http::HeaderValue::from_str(&access.content_security_policy())
                 .unwrap_or_else(|_| axum::http::HeaderValue::from_static("frame-ancestors 'self'")),

@@ -55,6 +55,9 @@ pub enum Signal {
     Up,
     /// How long the last scrape took, gauge, seconds, recorded by the scrape loop itself.
     ScrapeDurationSeconds,
+    /// One of the deployment's autoscaler settings, gauge; detail label: the setting's name
+    /// (`min_replicas`, `scale_down_delay_seconds`, … — `autoscale::SETTING_NAMES`).
+    AutoscalerSetting,
 }
 
 /// Where a series comes from: the labels every target carries.

@@ -63,17 +63,58 @@ async fn a_flipping_replica_count_is_diagnosed_as_thrash() {
         "{thrash}"
     );
     assert_eq!(thrash["fix"], "scale-down delay 1 s → 600 s or more");
-    assert_eq!(answer["settings"]["scale_down_delay_s"], 1);
+    assert_eq!(answer["settings"]["scale_down_delay_s"], 1.0);
+    assert_eq!(answer["settings"]["source"], "request+defaults");
+    // The flips are replica events too, with the evidence's times.
+    let events = answer["events"].as_array().unwrap();
+    assert!(
+        events.iter().any(|e| e["kind"] == "scale_down"),
+        "{events:?}"
+    );
+    assert!(events.iter().any(|e| e["kind"] == "scale_up"), "{events:?}");
+
+    // The same deployment's load replayed with a long delay: fewer scale events, and the
+    // recorded ones counted.
+    let whatif: serde_json::Value = reqwest::get(format!(
+        "http://{}/api/v1/whatif?environment=test&deployment=flappy&range=5m&scale_down_delay_s=600",
+        server.addr
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        whatif["replayed_settings"]["scale_down_delay_s"], 600.0,
+        "{whatif}"
+    );
+    assert!(
+        whatif["actual"]["scale_events"].as_u64().unwrap() >= 3,
+        "{whatif}"
+    );
+    assert!(
+        whatif["predicted"]["scale_events"].as_u64().unwrap()
+            < whatif["actual"]["scale_events"].as_u64().unwrap(),
+        "{whatif}"
+    );
+    assert_eq!(
+        whatif["predicted_replicas"].as_array().unwrap().len(),
+        whatif["load"].as_array().unwrap().len()
+    );
 
     for (query, reason) in [
         ("environment=test&range=5m", "deployment is required"),
         (
             "deployment=flappy&max_replicas=0",
-            "max_replicas is out of range",
+            "autoscaler setting max_replicas = 0 is out of range",
+        ),
+        (
+            "deployment=flappy&window_s=soon",
+            "window_s is not a number",
         ),
         (
             "deployment=flappy&min_replicas=9&max_replicas=3",
-            "min_replicas is above max_replicas",
+            "min_replicas (9) is above max_replicas (3)",
         ),
     ] {
         let response = reqwest::get(format!("{base}?{query}")).await.unwrap();
@@ -84,5 +125,9 @@ async fn a_flipping_replica_count_is_diagnosed_as_thrash() {
             "{query}: {body}"
         );
     }
+    let missing = reqwest::get(format!("{base}?deployment=nobody"))
+        .await
+        .unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
     server.stop().await.expect("stops");
 }

@@ -69,6 +69,7 @@ fn deployment() -> DemoDeployment {
             malformed_rate: 0.0,
             oversized_rate: 0.0,
             async_fraction: 0.0,
+            scenario: None,
         },
     }
 }

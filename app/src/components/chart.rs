@@ -6,6 +6,7 @@
 
 use leptos::prelude::*;
 
+use crate::chart_option::Marks;
 use crate::panels::PanelSpec;
 use crate::wire::Panel;
 
@@ -22,8 +23,12 @@ pub fn Chart(
     window: Signal<(i64, i64)>,
     /// Called with `(from_ms, to_ms)` when the user drags across the chart.
     on_zoom: Callback<(i64, i64)>,
+    /// Drawn over the lines: findings' evidence, replica events.
+    #[prop(optional)]
+    marks: Option<Signal<Marks>>,
 ) -> impl IntoView {
-    draw(dom_id.clone(), spec, panel, window, on_zoom);
+    let marks = marks.unwrap_or_else(|| Signal::derive(Marks::default));
+    draw(dom_id.clone(), spec, panel, window, on_zoom, marks);
     let label = move || spec.get().title;
     view! { <div class="chart" id=dom_id role="img" aria-label=label></div> }
 }
@@ -35,6 +40,7 @@ fn draw(
     _panel: Signal<Option<Panel>>,
     _window: Signal<(i64, i64)>,
     _on_zoom: Callback<(i64, i64)>,
+    _marks: Signal<Marks>,
 ) {
 }
 
@@ -45,6 +51,7 @@ fn draw(
     panel: Signal<Option<Panel>>,
     window: Signal<(i64, i64)>,
     on_zoom: Callback<(i64, i64)>,
+    marks: Signal<Marks>,
 ) {
     use charming::{Echarts, WasmRenderer};
     use wasm_bindgen::closure::Closure;
@@ -99,6 +106,12 @@ fn draw(
         let toolbox = js_sys::Reflect::get(&option, &"toolbox".into())?;
         if toolbox.is_object() {
             js_sys::Reflect::set(&toolbox, &"itemSize".into(), &JsValue::from(0))?;
+        }
+        // A tooltip listing dozens of replicas stays inside its chart instead of widening the
+        // page (charming has no `confine` either).
+        let tooltip = js_sys::Reflect::get(&option, &"tooltip".into())?;
+        if tooltip.is_object() {
+            js_sys::Reflect::set(&tooltip, &"confine".into(), &JsValue::TRUE)?;
         }
         let settings = js_sys::Object::new();
         if replace_all {
@@ -169,19 +182,24 @@ fn draw(
         // Off screen, live updates wait; a new range or panel is still drawn, so the whole
         // page always shows the range chosen.
         let span_ms = end_ms - start_ms;
+        // A theme switch is drawn at once too (a full-page capture shows every chart).
+        let theme = theme.get();
+        let drawn_theme = format!("|{theme:?}|");
         if !on_screen
             && instance.with_value(|slot| {
-                slot.as_ref()
-                    .is_some_and(|drawn| drawn.span_ms == span_ms && !drawn.shape.is_empty())
+                slot.as_ref().is_some_and(|drawn| {
+                    drawn.span_ms == span_ms && drawn.shape.contains(&drawn_theme)
+                })
             })
         {
             return;
         }
         let spec = spec.get();
-        let theme = theme.get();
-        let option = crate::chart_option::chart(&panel, &spec, theme, start_ms, end_ms);
+        let marks = marks.get();
+        let option = crate::chart_option::chart(&panel, &spec, theme, start_ms, end_ms, &marks);
         let series: Vec<_> = panel.series.iter().map(|series| &series.id).collect();
-        let shape = format!("{}|{theme:?}|{series:?}", spec.title);
+        // The marks ride on a series of their own: adding or removing it is a new shape.
+        let shape = format!("{}|{theme:?}|{series:?}|{}", spec.title, marks.is_empty());
         instance.update_value(|slot| {
             if slot.is_none() {
                 let created = match WasmRenderer::new_opt(None, None)

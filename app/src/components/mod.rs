@@ -1,5 +1,6 @@
 //! Building blocks of the page.
 
+pub mod autoscaling;
 pub mod brand;
 pub mod chart;
 pub mod panel_card;

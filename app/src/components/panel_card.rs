@@ -33,6 +33,16 @@ pub fn PanelCard(
         view.with(|view| view.as_ref().and_then(|v| v.panel(id).cloned()))
     });
     let active_spec = Signal::derive(move || spec(active.get()));
+    // The autoscaling diagnosis's evidence and replica events on this panel.
+    let marks = Memo::new(move |_| {
+        let id = active.get();
+        view.with(|view| {
+            view.as_ref()
+                .map(|view| crate::insights::marks(view, id))
+                .unwrap_or_default()
+        })
+    });
+    let marked = move || marks.with(|marks| marks.areas.len());
     let now = move || panel.with(|panel| panel.as_ref().map(summary).unwrap_or_default());
     let empty = move || panel.with(|panel| panel.as_ref().is_some_and(|p| p.series.is_empty()));
     let hint = move || active_spec.get().source_hint;
@@ -67,7 +77,12 @@ pub fn PanelCard(
             .collect_view()
     });
     view! {
-        <section class="card" data-panel=move || active.get().key() data-card=first.key()>
+        <section
+            class="card"
+            data-panel=move || active.get().key()
+            data-card=first.key()
+            data-evidence=marked
+        >
             <header class="card-head">
                 <h2>{title}</h2>
                 {tabs.map(|tabs| view! { <div class="tabs" role="group">{tabs}</div> })}
@@ -94,6 +109,7 @@ pub fn PanelCard(
                     panel=panel.into()
                     window=window
                     on_zoom=on_zoom
+                    marks=marks.into()
                 />
                 <Show when=empty>
                     {move || match gpu_note() {

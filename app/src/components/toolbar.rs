@@ -223,7 +223,7 @@ pub fn Toolbar(
     }
 }
 
-fn range_label(range: TimeRange) -> &'static str {
+pub fn range_label(range: TimeRange) -> &'static str {
     match range {
         TimeRange::Last5m => "Live 5m",
         TimeRange::Last15m => "15m",

@@ -10,6 +10,7 @@ use crate::api::load_view;
 use leptos_router::NavigateOptions;
 use leptos_router::hooks::{use_location, use_navigate};
 
+use crate::components::autoscaling::AutoscalingCard;
 use crate::components::panel_card::PanelCard;
 use crate::components::toolbar::Toolbar;
 use crate::embed;
@@ -143,6 +144,9 @@ pub fn Dashboard() -> impl IntoView {
                     {(!embedded).then(|| view! { <Toolbar filter=filter deployments=deployments live=live/> })}
                     {error.map(|error| view! { <p class="banner error" role="alert">{error}</p> })}
                     {refusal}
+                    <Show when=move || !embedded && chosen.with(Vec::is_empty)>
+                        <AutoscalingCard view=shown/>
+                    </Show>
                     <div
                         class="grid"
                         class:embed=embedded

@@ -3,3 +3,4 @@
 pub mod dashboard;
 pub mod families;
 pub mod targets;
+pub mod whatif;

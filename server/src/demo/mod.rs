@@ -85,6 +85,7 @@ fn chat_traffic(base_rate: f64, async_fraction: f64) -> TrafficProfile {
         malformed_rate: 0.015,
         oversized_rate: 0.005,
         async_fraction,
+        scenario: None,
     }
 }
 
@@ -159,6 +160,7 @@ pub fn default_deployments() -> Vec<DemoDeployment> {
                 malformed_rate: 0.01,
                 oversized_rate: 0.003,
                 async_fraction: 0.05,
+                scenario: None,
             },
         },
     ]
@@ -280,4 +282,118 @@ async fn targets(State(routers): State<Arc<Vec<RouterHandle>>>) -> impl IntoResp
         }
     }
     axum::Json(groups)
+}
+
+/// A model that takes a fixed time per request, slowed by contention: the scenario presets'.
+fn scenario_model(service: Duration, contention: f64) -> ModelProfile {
+    ModelProfile {
+        max_context_tokens: 4096,
+        overhead: service,
+        prefill_per_token: Duration::ZERO,
+        decode_per_token: Duration::ZERO,
+        bytes_per_token: 0,
+        first_chunk_bytes: 512,
+        failure_rate: 0.002,
+        contention_per_request: contention,
+        cpu_per_token: Duration::from_micros(10),
+        host_weights_bytes: 4 * 1024 * 1024,
+        host_bytes_per_token: 256,
+        gpu_weights_bytes: 8 * 1024 * 1024 * 1024,
+        gpu_kv_bytes_per_token: 128 * 1024,
+        kv_capacity_tokens: 64_000,
+        gpu_full_batch: 8.0,
+    }
+}
+
+/// Environment of a scenario's deployment.
+pub const SCENARIO_ENVIRONMENT: &str = "demo";
+
+/// A scenario preset (`insight::sim::PRESETS`) as one demo deployment, in environment `demo`
+/// and named after the preset, `speed` times faster than real time: the autoscaler's window and
+/// delay, the cold start and the traffic's pattern shrink by `speed`; a request still takes the
+/// preset's service time (so the load in flight is the preset's).
+pub fn scenario_deployment(scenario: &crate::insight::sim::Scenario, speed: f64) -> DemoDeployment {
+    let speed = speed.max(1.0);
+    let cold_start = scenario.cold_start.div_f64(speed);
+    let (async_in, async_out) = scenario.async_in_out;
+    // Each async worker drains one request per service time.
+    let async_workers = ((async_out * scenario.service_seconds).round() as usize).max(1);
+    DemoDeployment {
+        serving: DeploymentSettings {
+            environment: SCENARIO_ENVIRONMENT.into(),
+            deployment: scenario.name.into(),
+            profile: scenario_model(
+                Duration::from_secs_f64(scenario.service_seconds),
+                scenario.contention,
+            ),
+            concurrency_per_replica: scenario.max_concurrency as usize,
+            queue_limit: 2000,
+            queue_timeout: Duration::from_secs(60),
+            autoscaler: scenario.settings.accelerated(speed),
+            cold_start_min: cold_start,
+            cold_start_max: cold_start,
+            seed: 17,
+            async_workers,
+            async_queue_limit: if async_in > 0.0 { 5000 } else { 200 },
+        },
+        traffic: TrafficProfile {
+            base_rate: 1.0,
+            drift: 0.0,
+            drift_period: Duration::from_secs(600),
+            burst_factor: 1.0,
+            burst_length: Duration::from_secs(1),
+            burst_every: Duration::from_secs(3600),
+            prompt_tokens: 100.0,
+            output_tokens: 0.0,
+            malformed_rate: 0.0,
+            oversized_rate: 0.0,
+            async_fraction: 0.0,
+            scenario: Some(traffic::ScenarioTraffic {
+                name: scenario.name,
+                speed,
+            }),
+        },
+    }
+}
+
+/// The fleet for a configuration: the default fleet, or one scenario's deployment.
+pub fn options_for(scenario: &str, speed: f64) -> DemoOptions {
+    match crate::insight::sim::preset(scenario) {
+        Some(preset) => DemoOptions {
+            deployments: vec![scenario_deployment(&preset, speed)],
+            ..DemoOptions::default()
+        },
+        None => DemoOptions::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scenario_runs_faster_with_its_preset_shape() {
+        let thrash = crate::insight::sim::preset("thrash-prone").expect("preset");
+        let deployment = scenario_deployment(&thrash, 10.0);
+        let serving = &deployment.serving;
+        assert_eq!(serving.environment, SCENARIO_ENVIRONMENT);
+        assert_eq!(serving.deployment, "thrash-prone");
+        assert_eq!(serving.autoscaler.window, Duration::from_secs(1));
+        assert_eq!(serving.autoscaler.scale_down_delay, Duration::from_secs(3));
+        assert_eq!(serving.cold_start_min, Duration::from_secs(3));
+        assert_eq!(serving.profile.overhead, Duration::from_millis(500));
+        assert_eq!(
+            deployment.traffic.scenario,
+            Some(traffic::ScenarioTraffic {
+                name: "thrash-prone",
+                speed: 10.0
+            })
+        );
+        // The async backlog's workers drain less than arrives (two workers, 0.5 s each: 4/s).
+        let backlog = crate::insight::sim::preset("async-backlog").expect("preset");
+        assert_eq!(scenario_deployment(&backlog, 1.0).serving.async_workers, 2);
+        // No scenario: the default fleet.
+        assert_eq!(options_for("", 1.0).deployments.len(), 3);
+        assert_eq!(options_for("bursty", 5.0).deployments.len(), 1);
+    }
 }

@@ -85,10 +85,12 @@ struct RouterMetrics {
     active: AtomicF64,
     starting: AtomicF64,
     async_queue_time: Histogram,
+    /// The autoscaler's settings, as `inferscope_autoscaler_setting` labels and values.
+    settings: Vec<(String, f64)>,
 }
 
 impl RouterMetrics {
-    fn new() -> RouterMetrics {
+    fn new(autoscaler: &AutoscalerSettings) -> RouterMetrics {
         let seconds = || Histogram::new(geometric_bounds(0.001, 120.0, 1.02));
         let bytes = || Histogram::new(geometric_bounds(16.0, 16.0 * 1024.0 * 1024.0, 1.02));
         RouterMetrics {
@@ -102,6 +104,19 @@ impl RouterMetrics {
             active: AtomicF64::default(),
             starting: AtomicF64::default(),
             async_queue_time: seconds(),
+            settings: [
+                f64::from(autoscaler.min_replicas),
+                f64::from(autoscaler.max_replicas),
+                autoscaler.concurrency_target,
+                autoscaler.target_utilization,
+                autoscaler.window.as_secs_f64(),
+                autoscaler.scale_down_delay.as_secs_f64(),
+                autoscaler.max_scale_down_rate,
+            ]
+            .into_iter()
+            .zip(crate::autoscale::SETTING_NAMES)
+            .map(|(value, name)| (format!("setting=\"{name}\""), value))
+            .collect(),
         }
     }
 
@@ -162,6 +177,17 @@ impl RouterMetrics {
             "inferscope_replicas_starting",
             "Replicas loading, not yet ready.",
             &[("", self.starting.get())],
+            &mut page,
+        );
+        let settings: Vec<(&str, f64)> = self
+            .settings
+            .iter()
+            .map(|(labels, value)| (labels.as_str(), *value))
+            .collect();
+        render_gauge(
+            "inferscope_autoscaler_setting",
+            "The autoscaler's settings (seconds for the window and the delay).",
+            &settings,
             &mut page,
         );
         page
@@ -460,7 +486,7 @@ pub async fn start(
 ) -> std::io::Result<RouterHandle> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
-    let metrics = Arc::new(RouterMetrics::new());
+    let metrics = Arc::new(RouterMetrics::new(&settings.autoscaler));
     let (acquire_tx, mut acquire_rx) = mpsc::channel::<SlotReply>(ACQUIRE_QUEUE);
     let (ready_tx, mut ready_rx) = mpsc::channel::<u64>(64);
     let (targets_tx, targets_rx) = watch::channel(Vec::new());
@@ -481,8 +507,12 @@ pub async fn start(
         dispatcher.start_replica(initial_cold_start).await;
     }
     dispatcher.update_gauges();
+    // Once a second, or ten times per autoscaling window when that is shorter (a scenario
+    // in accelerated time).
+    let tick =
+        (settings.autoscaler.window / 10).clamp(Duration::from_millis(50), Duration::from_secs(1));
     let dispatcher_task = tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(Duration::from_secs(1));
+        let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let freed = dispatcher.freed.clone();
         loop {

@@ -35,6 +35,27 @@ pub struct TrafficProfile {
     pub oversized_rate: f64,
     /// Fraction of requests sent to the async endpoint instead.
     pub async_fraction: f64,
+    /// A scenario preset whose load shape replaces rate, drift and bursts.
+    pub scenario: Option<ScenarioTraffic>,
+}
+
+/// Traffic shaped by a scenario preset (`insight::sim::PRESETS`), run `speed` times faster than
+/// real time: the sync rate is the preset's load at `elapsed × speed`, plus its async arrivals.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScenarioTraffic {
+    /// The preset's name.
+    pub name: &'static str,
+    /// Time acceleration.
+    pub speed: f64,
+}
+
+/// Requests per second and the share sent async, at `elapsed_s`, for a scenario.
+pub fn scenario_rate(scenario: &ScenarioTraffic, elapsed_s: f64) -> Option<(f64, f64)> {
+    let preset = crate::insight::sim::preset(scenario.name)?;
+    let sync = (preset.load)(elapsed_s * scenario.speed).max(0.0);
+    let (async_in, _) = preset.async_in_out;
+    let total = (sync + async_in).max(0.01);
+    Some((total, async_in / total))
 }
 
 /// Most requests the generator keeps open at once; past that it skips arrivals (and says so).
@@ -102,11 +123,18 @@ pub async fn run(base: String, profile: TrafficProfile, client: reqwest::Client,
                     rng.random_range(0.5..1.5) * profile.burst_every.as_secs_f64(),
                 );
         }
-        let rate = rate_at(
-            &profile,
-            started.elapsed().as_secs_f64(),
-            burst_until.is_some(),
-        );
+        let elapsed = started.elapsed().as_secs_f64();
+        let (rate, async_fraction) = match profile
+            .scenario
+            .as_ref()
+            .and_then(|s| scenario_rate(s, elapsed))
+        {
+            Some(shaped) => shaped,
+            None => (
+                rate_at(&profile, elapsed, burst_until.is_some()),
+                profile.async_fraction,
+            ),
+        };
         let wait: f64 = -rng.random_range(f64::EPSILON..1.0_f64).ln() / rate;
         tokio::time::sleep(Duration::from_secs_f64(wait.min(10.0))).await;
         let Ok(permit) = open.clone().try_acquire_owned() else {
@@ -118,7 +146,7 @@ pub async fn run(base: String, profile: TrafficProfile, client: reqwest::Client,
         };
         let body = request_body(&profile, &mut rng);
         let client = client.clone();
-        let url = if rng.random_bool(profile.async_fraction.clamp(0.0, 1.0)) {
+        let url = if rng.random_bool(async_fraction.clamp(0.0, 1.0)) {
             async_url.clone()
         } else {
             sync_url.clone()
@@ -152,6 +180,7 @@ mod tests {
         malformed_rate: 0.1,
         oversized_rate: 0.1,
         async_fraction: 0.0,
+        scenario: None,
     };
 
     #[test]
@@ -159,6 +188,31 @@ mod tests {
         assert!((rate_at(&PROFILE, 0.0, false) - 10.0).abs() < 1e-9);
         assert!((rate_at(&PROFILE, 25.0, false) - 15.0).abs() < 1e-9);
         assert!((rate_at(&PROFILE, 25.0, true) - 45.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_scenario_shapes_the_rate_in_accelerated_time() {
+        let thrash = ScenarioTraffic {
+            name: "thrash-prone",
+            speed: 10.0,
+        };
+        // The preset's 150 s cycle (60 s high) takes 15 s at ten times the speed.
+        let (high, _) = scenario_rate(&thrash, 1.0).unwrap();
+        let (low, _) = scenario_rate(&thrash, 10.0).unwrap();
+        let (again, _) = scenario_rate(&thrash, 16.0).unwrap();
+        assert!(high > 4.0 * low, "{high} {low}");
+        assert_eq!(high, again);
+        let backlog = ScenarioTraffic {
+            name: "async-backlog",
+            speed: 1.0,
+        };
+        let (_, share) = scenario_rate(&backlog, 0.0).unwrap();
+        assert!(share > 0.1 && share < 0.5, "{share}");
+        let unknown = ScenarioTraffic {
+            name: "nope",
+            speed: 1.0,
+        };
+        assert!(scenario_rate(&unknown, 0.0).is_none());
     }
 
     #[test]

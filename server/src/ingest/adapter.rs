@@ -278,6 +278,14 @@ fn own_and_platform() -> Vec<FamilyRule> {
         .rank(0),
         row(
             I,
+            "inferscope_autoscaler_setting",
+            Gauge,
+            Signal::AutoscalerSetting,
+        )
+        .detail(Label("setting"))
+        .rank(0),
+        row(
+            I,
             "inferscope_container_cpu_usage_seconds_total",
             Counter,
             Signal::CpuSeconds,

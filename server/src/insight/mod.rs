@@ -6,6 +6,7 @@
 //! [`diagnose`] reads an [`Observed`] deployment on a grid; [`sim`] produces one from scenario
 //! presets in accelerated time, for the labelled evaluation.
 
+pub mod deployment;
 pub mod sim;
 
 use app::wire::{PanelId, SeriesId, View};
@@ -111,76 +112,7 @@ pub fn observed_from_view(view: &View) -> Observed {
     observed
 }
 
-/// The six findings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum FindingKind {
-    /// Replicas removed and added back again and again.
-    Thrash,
-    /// At the maximum replicas with requests queued.
-    InsufficientCapacity,
-    /// Requests queued while new replicas were starting.
-    ColdStarts,
-    /// Latency grows with each request a replica runs at once, and the target lets it.
-    ConcurrencyTargetTooHigh,
-    /// Replicas removed, then needed again soon after, with requests queued.
-    ScaleDownTooQuick,
-    /// The async queue keeps growing.
-    AsyncQueueGrowing,
-}
-
-impl FindingKind {
-    /// Every finding, in report order.
-    pub const ALL: [FindingKind; 6] = [
-        FindingKind::Thrash,
-        FindingKind::InsufficientCapacity,
-        FindingKind::ColdStarts,
-        FindingKind::ConcurrencyTargetTooHigh,
-        FindingKind::ScaleDownTooQuick,
-        FindingKind::AsyncQueueGrowing,
-    ];
-
-    /// Its name in reports and the API.
-    pub fn name(self) -> &'static str {
-        match self {
-            FindingKind::Thrash => "thrash",
-            FindingKind::InsufficientCapacity => "insufficient_capacity",
-            FindingKind::ColdStarts => "cold_starts",
-            FindingKind::ConcurrencyTargetTooHigh => "concurrency_target_too_high",
-            FindingKind::ScaleDownTooQuick => "scale_down_too_quick",
-            FindingKind::AsyncQueueGrowing => "async_queue_growing",
-        }
-    }
-}
-
-/// How much it hurts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Severity {
-    /// Worth fixing.
-    Warning,
-    /// Affects a quarter of the range or more.
-    Critical,
-}
-
-/// One finding with its evidence.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Finding {
-    /// What.
-    pub kind: FindingKind,
-    /// How bad.
-    pub severity: Severity,
-    /// The span it covers, Unix milliseconds.
-    pub from_ms: i64,
-    /// End of that span.
-    pub to_ms: i64,
-    /// The panel that shows it.
-    pub panel: PanelId,
-    /// The spans to mark on that panel.
-    pub evidence: Vec<(i64, i64)>,
-    /// The likely cause, in a sentence.
-    pub cause: String,
-    /// The fix, in numbers.
-    pub fix: String,
-}
+pub use app::wire::{Finding, FindingKind, Severity};
 
 /// Scale-downs undone within `within` steps (replicas back by at least half of those removed):
 /// (step of the down, step of the up).

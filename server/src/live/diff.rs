@@ -49,6 +49,7 @@ pub fn diff(old: &View, new: &View) -> ViewDelta {
         end_ms: new.end_ms,
         deployments: (old.deployments != new.deployments).then(|| new.deployments.clone()),
         panels,
+        autoscaling: (old.autoscaling != new.autoscaling).then(|| new.autoscaling.clone()),
     }
 }
 
@@ -102,6 +103,7 @@ mod tests {
             }],
             panels,
             gpu_note: None,
+            autoscaling: Vec::new(),
         }
     }
 

@@ -12,6 +12,7 @@
 pub mod diff;
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use app::wire::{ErrorCode, Filter, PROTOCOL_VERSION, Resume, ServerMessage, StreamId, View};
@@ -20,6 +21,7 @@ use thiserror::Error;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tracing::{debug, error, warn};
 
+use crate::insight::deployment::{SettingsTable, full_view};
 use crate::query::{self, QuerySettings};
 use crate::scrape::now_ms;
 use crate::store::StoreHandle;
@@ -28,7 +30,7 @@ use crate::store::StoreHandle;
 pub type Frame = Bytes;
 
 /// Bounds and pace of the hub.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct HubSettings {
     /// How often views are recomputed.
     pub tick: Duration,
@@ -42,7 +44,12 @@ pub struct HubSettings {
     pub viewer_buffer: usize,
     /// How queries are computed.
     pub query: QuerySettings,
+    /// Autoscaler settings from the configuration, for the diagnosis.
+    pub autoscaling: Arc<SettingsTable>,
 }
+
+/// How often a stream's autoscaling diagnosis is recomputed (its panels move every tick).
+pub const AUTOSCALING_REFRESH_MS: i64 = 5_000;
 
 /// Why a subscription was refused.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -125,6 +132,8 @@ struct Stream {
     idle_since: Option<Instant>,
     /// When the view is next recomputed, Unix milliseconds.
     due_ms: i64,
+    /// When the autoscaling diagnosis is next recomputed, Unix milliseconds.
+    autoscaling_due_ms: i64,
 }
 
 /// How often a view is recomputed: every tick for live windows whose step is a few seconds,
@@ -217,10 +226,15 @@ impl Hub {
                 if self.streams.len() >= self.settings.max_streams {
                     return Err(HubError::Overloaded(self.settings.max_streams));
                 }
-                let view =
-                    query::view_from(&self.store, filter.clone(), now_ms(), self.settings.query)
-                        .await
-                        .map_err(|_| HubError::Closed)?;
+                let view = full_view(
+                    &self.store,
+                    filter.clone(),
+                    now_ms(),
+                    self.settings.query,
+                    self.settings.autoscaling.clone(),
+                )
+                .await
+                .map_err(|_| HubError::Closed)?;
                 let (sender, _) = broadcast::channel(self.settings.viewer_buffer.max(1));
                 self.next_id += 1;
                 let now = now_ms();
@@ -234,6 +248,7 @@ impl Hub {
                     sender,
                     idle_since: None,
                     due_ms,
+                    autoscaling_due_ms: now + AUTOSCALING_REFRESH_MS,
                 });
                 self.streams.len() - 1
             }
@@ -272,11 +287,22 @@ impl Hub {
                 continue;
             }
             let filter = self.streams[index].filter.clone();
-            let view = match query::view_from(&self.store, filter, now, self.settings.query).await {
-                Ok(view) => view,
-                Err(_) => return,
+            let diagnose = self.streams[index].autoscaling_due_ms <= now + tick_ms / 2;
+            let computed = if diagnose {
+                let table = self.settings.autoscaling.clone();
+                full_view(&self.store, filter, now, self.settings.query, table).await
+            } else {
+                query::view_from(&self.store, filter, now, self.settings.query).await
+            };
+            let Ok(mut view) = computed else {
+                return;
             };
             let stream = &mut self.streams[index];
+            if diagnose {
+                stream.autoscaling_due_ms = now + AUTOSCALING_REFRESH_MS;
+            } else {
+                view.autoscaling.clone_from(&stream.view.autoscaling);
+            }
             stream.due_ms = now + refresh_interval_ms(&view, now, tick_ms);
             let delta = diff::diff(&stream.view, &view);
             let moved =
@@ -332,6 +358,7 @@ pub fn spawn(
     store: StoreHandle,
 ) -> (HubHandle, tokio::task::JoinHandle<()>) {
     let (commands, mut inbox) = mpsc::channel(HUB_QUEUE);
+    let tick = settings.tick;
     let task = tokio::spawn(async move {
         let mut hub = Hub {
             settings,
@@ -339,7 +366,7 @@ pub fn spawn(
             streams: Vec::new(),
             next_id: 0,
         };
-        let mut ticker = tokio::time::interval(settings.tick);
+        let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             tokio::select! {
@@ -379,6 +406,7 @@ mod tests {
             deployments: Vec::new(),
             panels: Vec::new(),
             gpu_note: None,
+            autoscaling: Vec::new(),
         }
     }
 

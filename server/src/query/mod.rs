@@ -831,6 +831,7 @@ pub fn view(store: &Store, filter: &Filter, now_ms: i64, settings: QuerySettings
         gpu_note: settings
             .no_gpu_driver
             .then(|| crate::scrape::nvml::NO_DRIVER.to_owned()),
+        autoscaling: Vec::new(),
     }
 }
 

@@ -3,13 +3,14 @@
 use std::collections::HashMap;
 
 use app::url::{filter_query, panel_list};
-use app::wire::{Filter, TargetHealth, View};
+use app::wire::{Autoscaling, DeploymentRef, Filter, TargetHealth, View, WhatIf, WhatIfEdits};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
 use crate::access::{Refusal, Scope, utc};
+use crate::insight::deployment::{self, full_view};
 use crate::query;
 use crate::scrape::now_ms;
 
@@ -36,9 +37,15 @@ pub async fn view(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<View>, ApiError> {
     let filter = filter_from(&params, grant.as_deref())?;
-    let mut view = query::view_from(&state.store, filter, now_ms(), state.query)
-        .await
-        .map_err(|_| ApiError::Unavailable)?;
+    let mut view = full_view(
+        &state.store,
+        filter,
+        now_ms(),
+        state.query,
+        state.autoscaling.clone(),
+    )
+    .await
+    .map_err(|_| ApiError::Unavailable)?;
     view.filter.scoped = false;
     Ok(Json(view))
 }
@@ -205,146 +212,42 @@ pub async fn mint_link(
     }))
 }
 
-/// One finding, as `/api/v1/insights` answers it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct InsightJson {
-    /// `thrash`, `insufficient_capacity`, `cold_starts`, `concurrency_target_too_high`,
-    /// `scale_down_too_quick` or `async_queue_growing`.
-    pub kind: String,
-    /// `warning` or `critical`.
-    pub severity: String,
-    /// Span it covers, Unix milliseconds.
-    pub from_ms: i64,
-    /// End of that span.
-    pub to_ms: i64,
-    /// The panel that shows it.
-    pub panel: app::wire::PanelId,
-    /// Spans to mark on that panel, `[from_ms, to_ms]`.
-    pub evidence: Vec<(i64, i64)>,
-    /// The likely cause.
-    pub cause: String,
-    /// The fix, in numbers.
-    pub fix: String,
-}
-
-/// The answer to `/api/v1/insights`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Insights {
-    /// The autoscaler settings the diagnosis assumed (from the query, else the defaults).
-    pub settings: SettingsJson,
-    /// What was found, in report order.
-    pub findings: Vec<InsightJson>,
-}
-
-/// Autoscaler settings, as the query names them.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
-pub struct SettingsJson {
-    /// `min_replicas`.
-    pub min_replicas: u32,
-    /// `max_replicas`.
-    pub max_replicas: u32,
-    /// `concurrency_target`.
-    pub concurrency_target: f64,
-    /// `target_utilization`.
-    pub target_utilization: f64,
-    /// `window_s`.
-    pub window_s: u64,
-    /// `scale_down_delay_s`.
-    pub scale_down_delay_s: u64,
-    /// `max_scale_down_rate`.
-    pub max_scale_down_rate: f64,
-}
-
-impl SettingsJson {
-    /// The documented defaults; no maximum known (1,000).
-    pub const DEFAULTS: SettingsJson = SettingsJson {
-        min_replicas: 1,
-        max_replicas: 1000,
-        concurrency_target: 4.0,
-        target_utilization: 0.7,
-        window_s: 60,
-        scale_down_delay_s: 900,
-        max_scale_down_rate: 0.5,
-    };
-
-    fn from_params(params: &HashMap<String, String>) -> Result<SettingsJson, ApiError> {
-        fn read<T: std::str::FromStr + PartialOrd>(
-            params: &HashMap<String, String>,
-            key: &str,
-            default: T,
-            range: std::ops::RangeInclusive<T>,
-        ) -> Result<T, ApiError> {
-            match params.get(key) {
-                None => Ok(default),
-                Some(text) => text
-                    .parse::<T>()
-                    .ok()
-                    .filter(|value| range.contains(value))
-                    .ok_or_else(|| {
-                        ApiError::BadRequest(format!("{key} is out of range or not a number"))
-                    }),
-            }
-        }
-        let d = SettingsJson::DEFAULTS;
-        let settings = SettingsJson {
-            min_replicas: read(params, "min_replicas", d.min_replicas, 0..=100_000)?,
-            max_replicas: read(params, "max_replicas", d.max_replicas, 1..=100_000)?,
-            concurrency_target: read(
-                params,
-                "concurrency_target",
-                d.concurrency_target,
-                0.01..=1e6,
-            )?,
-            target_utilization: read(
-                params,
-                "target_utilization",
-                d.target_utilization,
-                0.01..=1.0,
-            )?,
-            window_s: read(params, "window_s", d.window_s, 1..=86_400)?,
-            scale_down_delay_s: read(
-                params,
-                "scale_down_delay_s",
-                d.scale_down_delay_s,
-                0..=86_400,
-            )?,
-            max_scale_down_rate: read(
-                params,
-                "max_scale_down_rate",
-                d.max_scale_down_rate,
-                0.01..=1.0,
-            )?,
-        };
-        if settings.min_replicas > settings.max_replicas {
-            return Err(ApiError::BadRequest(
-                "min_replicas is above max_replicas".into(),
-            ));
-        }
-        Ok(settings)
+/// Reads autoscaler settings given as query parameters (`min_replicas`, `max_replicas`,
+/// `concurrency_target`, `target_utilization`, `window_s`, `scale_down_delay_s`,
+/// `max_scale_down_rate`, and for a what-if `cold_start_s`).
+fn edits_from(params: &HashMap<String, String>) -> Result<WhatIfEdits, ApiError> {
+    fn number<T: std::str::FromStr>(
+        params: &HashMap<String, String>,
+        key: &str,
+    ) -> Result<Option<T>, ApiError> {
+        params
+            .get(key)
+            .map(|text| {
+                text.parse::<T>()
+                    .map_err(|_| ApiError::BadRequest(format!("{key} is not a number: {text:?}")))
+            })
+            .transpose()
     }
-
-    fn autoscaler(self) -> crate::autoscale::AutoscalerSettings {
-        crate::autoscale::AutoscalerSettings {
-            min_replicas: self.min_replicas,
-            max_replicas: self.max_replicas,
-            concurrency_target: self.concurrency_target,
-            target_utilization: self.target_utilization,
-            window: std::time::Duration::from_secs(self.window_s),
-            scale_down_delay: std::time::Duration::from_secs(self.scale_down_delay_s),
-            max_scale_down_rate: self.max_scale_down_rate,
-        }
-    }
+    Ok(WhatIfEdits {
+        min_replicas: number(params, "min_replicas")?,
+        max_replicas: number(params, "max_replicas")?,
+        concurrency_target: number(params, "concurrency_target")?,
+        target_utilization: number(params, "target_utilization")?,
+        window_s: number(params, "window_s")?,
+        scale_down_delay_s: number(params, "scale_down_delay_s")?,
+        max_scale_down_rate: number(params, "max_scale_down_rate")?,
+        cold_start_s: number(params, "cold_start_s")?,
+    })
 }
 
-/// `GET /api/v1/insights?environment=…&deployment=…&range=…[&max_replicas=…]`: the autoscaling
-/// diagnosis of one recorded deployment over the range (`docs/AUTOSCALING.md`).
-pub async fn insights(
-    State(state): State<AppState>,
-    grant: Option<Extension<Grant>>,
-    Query(params): Query<HashMap<String, String>>,
-) -> Result<Json<Insights>, ApiError> {
-    let settings = SettingsJson::from_params(&params)?;
-    if let Some(Grant(claims)) = grant.as_deref()
+/// The one deployment a diagnosis or replay reads: `deployment` is required; without an
+/// `environment`, the first environment (by name) that has it.
+async fn one_deployment(
+    state: &AppState,
+    params: &HashMap<String, String>,
+    grant: Option<&Grant>,
+) -> Result<(Filter, DeploymentRef), ApiError> {
+    if let Some(Grant(claims)) = grant
         && !claims.scope.panels.is_empty()
     {
         return Err(Refusal::OutOfScope(
@@ -352,7 +255,7 @@ pub async fn insights(
         )
         .into());
     }
-    let mut filter = filter_from(&params, grant.as_deref())?;
+    let mut filter = filter_from(params, grant)?;
     if filter.deployment.is_none() {
         return Err(ApiError::BadRequest(
             "deployment is required: the diagnosis reads one deployment".into(),
@@ -360,25 +263,95 @@ pub async fn insights(
     }
     filter.split.clear();
     filter.panels.clear();
-    let view = query::view_from(&state.store, filter, now_ms(), state.query)
+    let scope = filter.clone();
+    let found = state
+        .store
+        .read(move |store| deployment::in_scope(store, &scope).into_iter().next())
         .await
         .map_err(|_| ApiError::Unavailable)?;
-    let observed = crate::insight::observed_from_view(&view);
-    let findings = crate::insight::diagnose(&observed, &settings.autoscaler())
-        .into_iter()
-        .map(|finding| InsightJson {
-            kind: finding.kind.name().to_owned(),
-            severity: match finding.severity {
-                crate::insight::Severity::Warning => "warning".to_owned(),
-                crate::insight::Severity::Critical => "critical".to_owned(),
-            },
-            from_ms: finding.from_ms,
-            to_ms: finding.to_ms,
-            panel: finding.panel,
-            evidence: finding.evidence,
-            cause: finding.cause,
-            fix: finding.fix,
+    let deployment = found.ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no target reports deployment {:?}{}",
+            filter.deployment.as_deref().unwrap_or_default(),
+            filter
+                .environment
+                .as_deref()
+                .map(|e| format!(" in environment {e:?}"))
+                .unwrap_or_default()
+        ))
+    })?;
+    Ok((filter, deployment))
+}
+
+/// `GET /api/v1/insights?environment=…&deployment=…&range=…[&max_replicas=…]`: the autoscaling
+/// diagnosis of one recorded deployment over the range, with its replica events
+/// (`docs/AUTOSCALING.md`). Settings given as parameters replace those the deployment runs with.
+pub async fn insights(
+    State(state): State<AppState>,
+    grant: Option<Extension<Grant>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Autoscaling>, ApiError> {
+    let edits = edits_from(&params)?;
+    let (overrides, _) =
+        deployment::overrides_from(&edits).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let (filter, found) = one_deployment(&state, &params, grant.as_deref()).await?;
+    let table = state.autoscaling.clone();
+    let query = state.query;
+    let answer = state
+        .store
+        .read(move |store| {
+            deployment::diagnose_deployment(
+                store,
+                &filter,
+                &found,
+                now_ms(),
+                query,
+                &table,
+                &overrides,
+            )
         })
-        .collect();
-    Ok(Json(Insights { settings, findings }))
+        .await
+        .map_err(|_| ApiError::Unavailable)?;
+    if answer.settings.min_replicas > answer.settings.max_replicas {
+        return Err(ApiError::BadRequest(format!(
+            "min_replicas ({}) is above max_replicas ({})",
+            answer.settings.min_replicas, answer.settings.max_replicas
+        )));
+    }
+    Ok(Json(answer))
+}
+
+/// `GET /api/v1/whatif?environment=…&deployment=…&range=…[&scale_down_delay_s=…]`: the
+/// recorded in-flight load of the range replayed through the autoscaling algorithm with the
+/// settings given (the rest as recorded), beside what happened.
+pub async fn whatif(
+    State(state): State<AppState>,
+    grant: Option<Extension<Grant>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<WhatIf>, ApiError> {
+    let edits = edits_from(&params)?;
+    let (filter, found) = one_deployment(&state, &params, grant.as_deref()).await?;
+    Ok(Json(replay_for(&state, filter, found, edits).await?))
+}
+
+/// Runs a what-if inside the store task.
+pub async fn replay_for(
+    state: &AppState,
+    filter: Filter,
+    found: DeploymentRef,
+    edits: WhatIfEdits,
+) -> Result<WhatIf, ApiError> {
+    let table = state.autoscaling.clone();
+    let query = state.query;
+    state
+        .store
+        .read(move |store| {
+            deployment::whatif(store, &filter, &found, now_ms(), query, &table, &edits)
+        })
+        .await
+        .map_err(|_| ApiError::Unavailable)?
+        .map_err(|error| match error {
+            deployment::WhatIfError::BadSetting(reason) => ApiError::BadRequest(reason),
+            deployment::WhatIfError::NoLoad(_) => ApiError::NotFound(error.to_string()),
+        })
 }

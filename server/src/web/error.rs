@@ -10,6 +10,9 @@ pub enum ApiError {
     /// The request itself is wrong (a parameter out of range, say).
     #[error("{0}")]
     BadRequest(String),
+    /// Nothing recorded matches (no such deployment, no load in the range).
+    #[error("{0}")]
+    NotFound(String),
     /// The server is shutting down.
     #[error("the server is shutting down")]
     Unavailable,
@@ -22,6 +25,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Refused(refusal) => {
                 StatusCode::from_u16(refusal.status()).unwrap_or(StatusCode::FORBIDDEN)

@@ -30,6 +30,9 @@ pub const MAX_CLIENT_MESSAGE_BYTES: usize = 16 * 1024;
 pub const SOCKET_BUFFER_BYTES: usize = 4 * 1024;
 /// A send that takes longer than this means the client is gone or stuck: drop it.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest frame the server sends: a snapshot of a view with many replicas' lines (a
+/// deployment that scaled through dozens of replicas in the range) runs to megabytes.
+pub const MAX_SERVER_FRAME_BYTES: usize = 32 * 1024 * 1024;
 /// Invalid messages tolerated on one connection before it is closed.
 pub const MAX_BAD_MESSAGES: u32 = 16;
 
@@ -59,7 +62,7 @@ pub async fn upgrade(
     let claims = grant.map(|Extension(Grant(claims))| claims);
     ws.read_buffer_size(SOCKET_BUFFER_BYTES)
         .write_buffer_size(SOCKET_BUFFER_BYTES)
-        .max_write_buffer_size(1024 * 1024)
+        .max_write_buffer_size(MAX_SERVER_FRAME_BYTES)
         .max_message_size(MAX_CLIENT_MESSAGE_BYTES)
         .max_frame_size(MAX_CLIENT_MESSAGE_BYTES)
         .on_upgrade(move |socket| serve(socket, state.hub, state.shutting_down, claims))
@@ -84,10 +87,21 @@ async fn send_frame(socket: &mut WebSocket, frame: Frame) -> bool {
             return true;
         }
     };
-    matches!(
-        tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text))).await,
-        Ok(Ok(()))
-    )
+    let bytes = text.len();
+    match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text))).await {
+        Ok(Ok(())) => true,
+        Ok(Err(error)) => {
+            warn!(%error, bytes, "a live frame could not be sent; closing the connection");
+            false
+        }
+        Err(_) => {
+            debug!(
+                bytes,
+                "a viewer took longer than {SEND_TIMEOUT:?} to take a frame; closing"
+            );
+            false
+        }
+    }
 }
 
 async fn send_error(socket: &mut WebSocket, code: ErrorCode, message: String) -> bool {

@@ -18,6 +18,7 @@ use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::sync::watch;
 
+use crate::insight::deployment::{SettingsTable, full_view};
 use crate::live::HubHandle;
 use crate::query::{self, QuerySettings};
 use crate::scrape::now_ms;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub hub: HubHandle,
     /// How views are computed.
     pub query: QuerySettings,
+    /// Autoscaler settings from the configuration, for the diagnosis.
+    pub autoscaling: Arc<SettingsTable>,
     /// Turns `true` when the server starts shutting down (live connections close then).
     pub shutting_down: watch::Receiver<bool>,
     /// Tokens, signed links, framing.
@@ -52,6 +55,7 @@ impl FromRef<AppState> for LeptosOptions {
 struct StoreViews {
     store: StoreHandle,
     query: QuerySettings,
+    autoscaling: Arc<SettingsTable>,
     /// Tokens are required: a request without a grant gets nothing (fail closed).
     required: bool,
 }
@@ -90,12 +94,13 @@ impl ViewSource for StoreViews {
     fn view(&self, filter: Filter) -> Answer<View> {
         let store = self.store.clone();
         let settings = self.query;
+        let table = self.autoscaling.clone();
         let filter = scoped(filter, self.required);
         Box::pin(async move {
-            let mut view =
-                query::view_from(&store, crate::live::normalise(filter?), now_ms(), settings)
-                    .await
-                    .map_err(|error| error.to_string())?;
+            let filter = crate::live::normalise(filter?);
+            let mut view = full_view(&store, filter, now_ms(), settings, table)
+                .await
+                .map_err(|error| error.to_string())?;
             view.filter.scoped = false;
             Ok(view)
         })
@@ -128,6 +133,10 @@ impl ViewSource for StoreViews {
         })
     }
 
+    fn whatif(&self, filter: Filter, edits: app::wire::WhatIfEdits) -> Answer<app::wire::WhatIf> {
+        self.replay(filter, edits)
+    }
+
     fn family(&self, filter: Filter, name: String) -> Answer<app::wire::FamilyView> {
         let store = self.store.clone();
         let settings = self.query;
@@ -146,12 +155,56 @@ impl ViewSource for StoreViews {
     }
 }
 
+impl StoreViews {
+    fn replay(&self, filter: Filter, edits: app::wire::WhatIfEdits) -> Answer<app::wire::WhatIf> {
+        let store = self.store.clone();
+        let settings = self.query;
+        let table = self.autoscaling.clone();
+        let limited = grant_for(self.required)
+            .map(|grant| grant.is_some_and(|grant| !grant.0.scope.panels.is_empty()));
+        let filter = scoped(filter, self.required);
+        Box::pin(async move {
+            if limited? {
+                return Err(
+                    "this token shows only some panels; a what-if replay reads several".to_owned(),
+                );
+            }
+            let mut filter = filter?;
+            filter.split.clear();
+            filter.panels.clear();
+            if filter.deployment.is_none() {
+                return Err("choose a deployment: a replay reads one".to_owned());
+            }
+            let now = now_ms();
+            store
+                .read(move |store| {
+                    let found = crate::insight::deployment::in_scope(store, &filter)
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| {
+                            format!(
+                                "no target reports deployment {:?}",
+                                filter.deployment.as_deref().unwrap_or_default()
+                            )
+                        })?;
+                    crate::insight::deployment::whatif(
+                        store, &filter, &found, now, settings, &table, &edits,
+                    )
+                    .map_err(|error| error.to_string())
+                })
+                .await
+                .map_err(|error| error.to_string())?
+        })
+    }
+}
+
 /// The whole HTTP application.
 pub fn app(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let views = ViewSourceHandle(Arc::new(StoreViews {
         store: state.store.clone(),
         query: state.query,
+        autoscaling: state.autoscaling.clone(),
         required: state.access.required,
     }));
     let options = state.leptos_options.clone();
@@ -163,6 +216,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/family", get(api::family))
         .route("/api/v1/links", post(api::mint_link))
         .route("/api/v1/insights", get(api::insights))
+        .route(app::wire::WHATIF_PATH, get(api::whatif))
         .route(LIVE_PATH, get(live::upgrade))
         .leptos_routes_with_context(
             &state,

@@ -1,0 +1,132 @@
+// The autoscaling diagnosis in headless Chromium: a second inferscope runs the demo fleet's
+// thrash-prone scenario ten times faster than real time (real replicas, real HTTP, the shared
+// autoscaler with a 3 s scale-down delay). The page must name the thrash, show its evidence on
+// the replicas chart, list the replica events, and replay the range with a longer delay.
+import { test, expect } from '@playwright/test';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+
+const SHOTS = 'target/e2e';
+mkdirSync(SHOTS, { recursive: true });
+const HOST = '127.0.0.1';
+const PORT = Number(process.env.INFERSCOPE_SCENARIO_PORT ?? 3130);
+const BASE = `http://${HOST}:${PORT}`;
+const BINARY =
+  process.env.INFERSCOPE_BIN ??
+  ['target/release/inferscope', 'target/debug/inferscope'].find((path) => existsSync(path));
+const PAGE = `${BASE}/?environment=demo&deployment=thrash-prone&range=5m`;
+
+let server;
+
+test.beforeAll(async () => {
+  test.setTimeout(120_000);
+  expect(BINARY, 'the inferscope binary is built').toBeTruthy();
+  const env = {
+    ...process.env,
+    LEPTOS_OUTPUT_NAME: 'inferscope',
+    LEPTOS_SITE_ROOT: 'target/site',
+    LEPTOS_SITE_PKG_DIR: 'pkg',
+    LEPTOS_SITE_ADDR: `${HOST}:${PORT}`,
+    LEPTOS_RELOAD_PORT: String(PORT + 1),
+    RUST_LOG: 'warn,server::scrape=error',
+  };
+  server = spawn(BINARY, ['--demo-scenario', 'thrash-prone', '--demo-speed', '10'], {
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${BASE}/healthz`)).ok) break;
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`the scenario server at ${BASE} did not start`);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+});
+
+test.afterAll(async () => {
+  if (server) server.kill('SIGTERM');
+});
+
+// The replicas chart's marks, as ECharts holds them.
+function replicaMarks() {
+  const chart = window.echarts.getInstanceByDom(document.getElementById('chart-replicas'));
+  const series = chart ? chart.getOption().series ?? [] : [];
+  const marks = series.find((s) => s.name === 'marks');
+  return {
+    areas: marks?.markArea?.data?.length ?? 0,
+    lines: marks?.markLine?.data?.length ?? 0,
+    label: marks?.markArea?.data?.[0]?.[0]?.name ?? '',
+  };
+}
+
+test('a thrash scenario is diagnosed live, with its evidence on the replicas chart', async ({ page }) => {
+  test.setTimeout(240_000);
+  await page.goto(PAGE);
+  // The finding arrives over the live connection once the replicas have flipped three times.
+  const thrash = page.locator('li.finding[data-finding="thrash"]');
+  await expect(thrash).toBeVisible({ timeout: 180_000 });
+  await expect(thrash.locator('.fix')).toContainText(/scale-down delay 3 s → \d+ s or more/);
+  await expect(thrash.locator('.cause')).toContainText(/removed and added back \d+ times/);
+  await expect(page.locator('.card.autoscaling .now')).toContainText(/finding/);
+  // Replica events are listed, scale-ups with their cold start.
+  await expect(page.locator('.event-list .event.up').first()).toContainText(/→ \d+ replicas/);
+  await expect(page.locator('.settings-note')).toContainText('scale-down delay 3 s');
+  await expect(page.locator('.settings-note')).toContainText('from exporter');
+
+  // "Show on chart" scrolls to the replicas card, whose chart shades the evidence.
+  await thrash.locator('.show-evidence').click();
+  await expect(page.locator('[data-card="replicas"]')).toBeInViewport();
+  await expect.poll(() => page.evaluate(replicaMarks), { timeout: 30_000 }).toMatchObject({ label: 'thrash' });
+  const marks = await page.evaluate(replicaMarks);
+  expect(marks.areas).toBeGreaterThanOrEqual(3);
+  expect(marks.lines).toBeGreaterThanOrEqual(3);
+  expect(Number(await page.locator('[data-card="replicas"]').getAttribute('data-evidence'))).toBeGreaterThanOrEqual(3);
+  // The pointer off the charts (no tooltip in the pictures).
+  await page.mouse.move(0, 0);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.waitForTimeout(500);
+  const box = await page.locator('[data-card="replicas"]').boundingBox();
+  await page.screenshot({ path: `${SHOTS}/autoscaling-evidence.png`, clip: box });
+  await page.screenshot({ path: `${SHOTS}/autoscaling-thrash.png`, fullPage: true });
+  await page.click('.theme-toggle');
+  await page.waitForTimeout(500);
+  await page.screenshot({ path: `${SHOTS}/autoscaling-thrash-dark.png`, fullPage: true });
+  await page.click('.theme-toggle');
+  // At laptop width the card still reads.
+  await page.setViewportSize({ width: 1024, height: 768 });
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: `${SHOTS}/autoscaling-laptop.png` });
+});
+
+test('the range replays with a longer scale-down delay: fewer scale events', async ({ page }) => {
+  test.setTimeout(120_000);
+  await page.goto(PAGE);
+  await expect(page.locator('a.whatif-link')).toHaveAttribute('href', /\/whatif\?.*deployment=thrash-prone/);
+  await page.click('a.whatif-link');
+  await expect(page).toHaveURL(/\/whatif\?/);
+  const result = page.locator('.whatif-result');
+  await expect(result).toBeVisible({ timeout: 30_000 });
+  // The form starts from the recorded settings.
+  await expect(page.locator('input[name="scale_down_delay_s"]')).toHaveValue('3');
+  await page.fill('input[name="scale_down_delay_s"]', '600');
+  await page.click('button[type="submit"]');
+  await expect(page).toHaveURL(/scale_down_delay_s=600/);
+  await expect(result).toBeVisible({ timeout: 30_000 });
+  await expect(page.locator('.whatif-result .settings-note').nth(1)).toContainText('scale-down delay 10 min');
+  const row = page.locator('.whatif-totals tr', { hasText: 'Scale events' });
+  const cells = await row.locator('td').allInnerTexts();
+  const [actual, , replayed] = cells.map((text) => Number(text.split(' ')[0].replace(/,/g, '')));
+  expect(actual).toBeGreaterThanOrEqual(3);
+  expect(replayed).toBeLessThan(actual);
+  // Both charts draw the recorded and the replayed line.
+  await expect
+    .poll(() =>
+      page.evaluate(() => {
+        const chart = window.echarts.getInstanceByDom(document.getElementById('chart-whatif-replicas'));
+        return chart ? chart.getOption().series.map((s) => s.name).sort() : [];
+      }),
+    )
+    .toEqual(['replayed with these settings', 'what happened']);
+  await page.screenshot({ path: `${SHOTS}/whatif.png`, fullPage: true });
+});
