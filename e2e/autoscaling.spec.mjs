@@ -3,17 +3,13 @@
 // autoscaler with a 3 s scale-down delay). The page must name the thrash, show its evidence on
 // the replicas chart, list the replica events, and replay the range with a longer delay.
 import { test, expect } from '@playwright/test';
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
+import { BINARY, HOST, startServer } from './server.mjs';
 
 const SHOTS = 'target/e2e';
 mkdirSync(SHOTS, { recursive: true });
-const HOST = '127.0.0.1';
 const PORT = Number(process.env.INFERSCOPE_SCENARIO_PORT ?? 3130);
 const BASE = `http://${HOST}:${PORT}`;
-const BINARY =
-  process.env.INFERSCOPE_BIN ??
-  ['target/release/inferscope', 'target/debug/inferscope'].find((path) => existsSync(path));
 const PAGE = `${BASE}/?environment=demo&deployment=thrash-prone&range=5m`;
 
 let server;
@@ -21,27 +17,9 @@ let server;
 test.beforeAll(async () => {
   test.setTimeout(120_000);
   expect(BINARY, 'the inferscope binary is built').toBeTruthy();
-  const env = {
-    ...process.env,
-    LEPTOS_OUTPUT_NAME: 'inferscope',
-    LEPTOS_SITE_ROOT: 'target/site',
-    LEPTOS_SITE_PKG_DIR: 'pkg',
-    LEPTOS_SITE_ADDR: `${HOST}:${PORT}`,
-    LEPTOS_RELOAD_PORT: String(PORT + 1),
+  server = await startServer(PORT, ['--demo-scenario', 'thrash-prone', '--demo-speed', '10'], {
     RUST_LOG: 'warn,server::scrape=error',
-  };
-  server = spawn(BINARY, ['--demo-scenario', 'thrash-prone', '--demo-speed', '10'], {
-    env,
-    stdio: ['ignore', 'inherit', 'inherit'],
   });
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${BASE}/healthz`)).ok) break;
-    } catch {}
-    if (Date.now() > deadline) throw new Error(`the scenario server at ${BASE} did not start`);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  }
 });
 
 test.afterAll(async () => {

@@ -3,21 +3,18 @@
 // allowed, one not. Links are minted the way an operator would: an admin token from the CLI,
 // scoped links from the API.
 import { test, expect } from '@playwright/test';
-import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import http from 'node:http';
+import { BINARY, HOST, serverEnv, startServer } from './server.mjs';
 
 const SHOTS = 'target/e2e';
 mkdirSync(SHOTS, { recursive: true });
-const HOST = '127.0.0.1';
 const PORT = Number(process.env.INFERSCOPE_EMBED_PORT ?? 3110);
 const DASHBOARD = `http://${HOST}:${PORT}`;
 const ALLOWED_PORT = 3120; // listed in e2e/access.toml
 const FOREIGN_PORT = 3121; // not listed
 const SECRET = 'e2e secret for the embedding tests, 32+ bytes';
-const BINARY =
-  process.env.INFERSCOPE_BIN ??
-  ['target/release/inferscope', 'target/debug/inferscope'].find((path) => existsSync(path));
 
 let server;
 const parents = [];
@@ -69,25 +66,8 @@ const CHAT = {
 test.beforeAll(async () => {
   test.setTimeout(180_000);
   expect(BINARY, 'the inferscope binary is built').toBeTruthy();
-  const env = {
-    ...process.env,
-    LEPTOS_OUTPUT_NAME: 'inferscope',
-    LEPTOS_SITE_ROOT: 'target/site',
-    LEPTOS_SITE_PKG_DIR: 'pkg',
-    LEPTOS_SITE_ADDR: `${HOST}:${PORT}`,
-    LEPTOS_RELOAD_PORT: String(PORT + 1),
-    INFERSCOPE_ACCESS_SECRET: SECRET,
-    RUST_LOG: 'warn',
-  };
-  server = spawn(BINARY, ['--config', 'e2e/access.toml'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${DASHBOARD}/healthz`)).ok) break;
-    } catch {}
-    if (Date.now() > deadline) throw new Error(`the guarded server at ${DASHBOARD} did not start`);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-  }
+  const env = serverEnv(PORT, { INFERSCOPE_ACCESS_SECRET: SECRET });
+  server = await startServer(PORT, ['--config', 'e2e/access.toml'], { INFERSCOPE_ACCESS_SECRET: SECRET });
   admin = execFileSync(BINARY, ['--config', 'e2e/access.toml', 'link', '--admin', '--ttl', '1h'], {
     env,
   })

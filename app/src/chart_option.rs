@@ -231,18 +231,8 @@ pub const MARKS_SERIES: &str = "marks";
 /// A Unix time in milliseconds as ISO 8601 UTC (`2026-11-28T17:04:05.000Z`): how ECharts reads
 /// a time axis value in a mark area.
 pub fn iso_utc(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
+    let (year, month, day) = crate::format::civil_date(ms.div_euclid(86_400_000));
     let in_day = ms.rem_euclid(86_400_000);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
         in_day / 3_600_000,

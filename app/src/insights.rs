@@ -77,8 +77,8 @@ pub fn event_text(event: &ReplicaEvent) -> String {
     let change = format!("{} → {} replicas", event.from, event.to);
     match (event.kind, event.cold_start_ms) {
         (ReplicaEventKind::ScaleUp, Some(ms)) => format!("{change}, ready in {}", span(ms)),
-        (ReplicaEventKind::ScaleUp, None) => format!("{change}, still starting"),
-        (ReplicaEventKind::ScaleDown, _) => change,
+        // Not measured: the count changed again first, or the steps are too coarse.
+        (ReplicaEventKind::ScaleUp, None) | (ReplicaEventKind::ScaleDown, _) => change,
     }
 }
 

@@ -106,14 +106,18 @@ impl Overrides {
             "max_replicas" => whole(value)
                 .filter(|v| *v >= 1)
                 .map(|v| self.max_replicas = Some(v)),
-            "concurrency_target" => (value.is_finite() && value > 0.0 && value <= 1e6)
+            "concurrency_target" => (value.is_finite() && (0.01..=1e6).contains(&value))
                 .then(|| self.concurrency_target = Some(value)),
-            "target_utilization" => ratio(value).map(|v| self.target_utilization = Some(v)),
+            "target_utilization" => ratio(value)
+                .filter(|v| *v >= 0.01)
+                .map(|v| self.target_utilization = Some(v)),
             "window_seconds" => seconds(value)
                 .filter(|d| !d.is_zero())
                 .map(|v| self.window = Some(v)),
             "scale_down_delay_seconds" => seconds(value).map(|v| self.scale_down_delay = Some(v)),
-            "max_scale_down_rate" => ratio(value).map(|v| self.max_scale_down_rate = Some(v)),
+            "max_scale_down_rate" => ratio(value)
+                .filter(|v| *v >= 0.01)
+                .map(|v| self.max_scale_down_rate = Some(v)),
             _ => return Err(format!("unknown autoscaler setting {name:?}")),
         };
         ok.ok_or_else(|| format!("autoscaler setting {name} = {value} is out of range"))
@@ -136,6 +140,8 @@ pub const SETTING_NAMES: [&str; 7] = [
 pub struct Autoscaler {
     settings: AutoscalerSettings,
     samples: VecDeque<(i64, f64)>,
+    /// Sum of `samples`' loads, kept as they come and go (an average costs nothing per tick).
+    sum: f64,
     below_since_ms: Option<i64>,
 }
 
@@ -145,6 +151,7 @@ impl Autoscaler {
         Autoscaler {
             settings,
             samples: VecDeque::new(),
+            sum: 0.0,
             below_since_ms: None,
         }
     }
@@ -156,10 +163,25 @@ impl Autoscaler {
 
     /// Records the in-flight load seen at `now_ms`.
     pub fn observe(&mut self, now_ms: i64, in_flight: f64) {
+        let in_flight = if in_flight.is_finite() {
+            in_flight.max(0.0)
+        } else {
+            0.0
+        };
         self.samples.push_back((now_ms, in_flight));
+        self.sum += in_flight;
         let oldest = now_ms - self.settings.window.as_millis() as i64;
-        while self.samples.front().is_some_and(|(time, _)| *time < oldest) {
+        while let Some((_, load)) = self
+            .samples
+            .front()
+            .copied()
+            .filter(|(time, _)| *time < oldest)
+        {
             self.samples.pop_front();
+            self.sum -= load;
+        }
+        if self.samples.is_empty() {
+            self.sum = 0.0;
         }
     }
 
@@ -168,7 +190,7 @@ impl Autoscaler {
         if self.samples.is_empty() {
             return 0.0;
         }
-        self.samples.iter().map(|(_, load)| load).sum::<f64>() / self.samples.len() as f64
+        (self.sum / self.samples.len() as f64).max(0.0)
     }
 
     /// Replicas wanted for the load alone, clamped to the bounds.
@@ -248,16 +270,21 @@ pub fn replay(
     let tick_ms = step_ms / ticks_per_step;
     let cold_start_ms = cold_start.as_millis() as i64;
     let mut autoscaler = Autoscaler::new(settings);
-    // Each replica as the time it is (or was) ready.
     let clamp = |n: u32| {
         n.clamp(
             settings.min_replicas,
             settings.max_replicas.max(settings.min_replicas),
         )
     };
-    let mut replicas: Vec<i64> = vec![start_ms; clamp(initial) as usize];
+    // Replicas in batches of (ready at, how many), oldest first: the cost of a tick is the
+    // batches still starting, whatever the count.
+    let mut batches: VecDeque<(i64, u32)> = VecDeque::from([(start_ms, clamp(initial))]);
     let mut out = Replay::default();
     let mut last_load = None;
+    // The last change: when, and which way. Changes one way within an autoscaling window of the
+    // one before are one event.
+    let mut last_change: Option<(i64, bool)> = None;
+    let window_ms = settings.window.as_millis() as i64;
     for (index, value) in load.iter().enumerate() {
         if value.is_some() {
             last_load = *value;
@@ -272,27 +299,53 @@ pub fn replay(
         for tick in 0..ticks_per_step {
             let now = start_ms + index as i64 * step_ms + tick * tick_ms;
             autoscaler.observe(now, in_flight);
-            let current = replicas.len() as u32;
+            let current: u32 = batches.iter().map(|(_, n)| n).sum();
             let desired = autoscaler.decide(now, current);
-            if desired > current {
-                replicas.extend(std::iter::repeat_n(
-                    now + cold_start_ms,
-                    (desired - current) as usize,
-                ));
-                out.scale_events += 1;
-            } else if desired < current {
-                // Starting replicas go first, the newest before the oldest.
-                replicas.sort_unstable();
-                replicas.truncate(desired as usize);
-                out.scale_events += 1;
+            if desired != current {
+                let up = desired > current;
+                // A ramp (the window's average climbing tick by tick) is one event.
+                let same = last_change
+                    .is_some_and(|(at, was_up)| was_up == up && now - at <= window_ms.max(step_ms));
+                if !same {
+                    out.scale_events += 1;
+                }
+                last_change = Some((now, up));
             }
-            let active = replicas.iter().filter(|ready| **ready <= now).count() as f64;
+            if desired > current {
+                batches.push_back((now + cold_start_ms, desired - current));
+            } else if desired < current {
+                // The newest (starting) replicas go first.
+                let mut remove = current - desired;
+                while remove > 0 {
+                    let Some(last) = batches.back_mut() else {
+                        break;
+                    };
+                    let taken = last.1.min(remove);
+                    last.1 -= taken;
+                    remove -= taken;
+                    if last.1 == 0 {
+                        batches.pop_back();
+                    }
+                }
+            }
+            // Batches that are ready merge into the oldest.
+            while batches.len() > 1 && batches[1].0 <= now {
+                if let Some((_, n)) = batches.remove(1) {
+                    batches[0].1 += n;
+                }
+            }
+            let all: u32 = batches.iter().map(|(_, n)| n).sum();
+            let active: u32 = batches
+                .iter()
+                .filter(|(ready, _)| *ready <= now)
+                .map(|(_, n)| n)
+                .sum();
+            let (all, active) = (f64::from(all), f64::from(active));
             let waiting = (in_flight - active * settings.concurrency_target).max(0.0);
-            total += replicas.len() as f64;
-            starting += replicas.len() as f64 - active;
+            total += all;
+            starting += all - active;
             queued += waiting;
-            let minutes = tick_ms as f64 / 60_000.0;
-            out.replica_minutes += replicas.len() as f64 * minutes;
+            out.replica_minutes += all * tick_ms as f64 / 60_000.0;
             out.queued_request_seconds += waiting * tick_ms as f64 / 1000.0;
         }
         let ticks = ticks_per_step as f64;
@@ -412,6 +465,30 @@ mod tests {
     }
 
     #[test]
+    fn a_replay_of_a_huge_fleet_counts_batches_not_replicas() {
+        // 100,000 replicas held for a day of 10 s steps: every tick costs the batches starting.
+        let settings = AutoscalerSettings {
+            min_replicas: 100_000,
+            max_replicas: 100_000,
+            ..settings()
+        };
+        let load = vec![Some(10.0); 8640];
+        let replay = replay(settings, Duration::from_secs(30), 1, 0, 10_000, &load);
+        assert_eq!(replay.replicas[8639], Some(100_000.0));
+        assert_eq!(replay.scale_events, 0);
+        assert!((replay.replica_minutes - 100_000.0 * 1440.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn a_rise_spread_over_ticks_is_one_scale_event() {
+        // The window averages a step up in load over a minute: replicas rise tick by tick.
+        let load: Vec<Option<f64>> = [vec![Some(1.0); 30], vec![Some(40.0); 30]].concat();
+        let replay = replay(settings(), Duration::from_secs(0), 1, 0, 5_000, &load);
+        assert_eq!(replay.replicas[59], Some(10.0));
+        assert_eq!(replay.scale_events, 1);
+    }
+
+    #[test]
     fn overrides_replace_only_what_they_name_and_refuse_nonsense() {
         let mut overrides = Overrides::default();
         overrides.set("max_replicas", 6.0).unwrap();
@@ -419,6 +496,9 @@ mod tests {
         assert!(overrides.set("max_replicas", 2.5).is_err());
         assert!(overrides.set("target_utilization", 1.5).is_err());
         assert!(overrides.set("colour", 1.0).is_err());
+        assert!(overrides.set("concurrency_target", 1e-300).is_err());
+        assert!(overrides.set("target_utilization", 0.001).is_err());
+        assert!(overrides.set("window_seconds", f64::NAN).is_err());
         let applied = overrides.apply(AutoscalerSettings::DEFAULTS);
         assert_eq!(applied.max_replicas, 6);
         assert_eq!(applied.scale_down_delay, Duration::from_secs(60));

@@ -286,6 +286,10 @@ async fn every_refusal_path_names_its_reason_and_returns_no_data() {
         format!("/api/v1/families?{CHAT_QUERY}"),
         format!("/api/v1/family?name=x&{CHAT_QUERY}"),
         format!("/families?{CHAT_QUERY}"),
+        // The diagnosis and the replay read panels beyond the token's.
+        format!("/api/v1/insights?{CHAT_QUERY}"),
+        format!("/api/v1/whatif?{CHAT_QUERY}"),
+        format!("/whatif?{CHAT_QUERY}"),
     ] {
         assert_eq!(
             get_with(&format!("{base}{path}"), Some(&chat)).await.0,
@@ -425,6 +429,10 @@ async fn a_scoped_token_sees_its_deployment_only_and_is_never_echoed() {
         .map(|panel| panel["id"].as_str().unwrap())
         .collect();
     assert_eq!(panels, ["inference_volume", "response_time"]);
+    assert!(
+        view.get("autoscaling").is_none(),
+        "a panel-limited view carries no diagnosis"
+    );
     let deployments = common::eventually(Duration::from_secs(20), "deployments listed", || {
         let view = json_with(
             format!("{base}/api/v1/view?{CHAT_QUERY}"),
@@ -458,6 +466,42 @@ async fn a_scoped_token_sees_its_deployment_only_and_is_never_echoed() {
     .await
     .expect("the view");
     assert_eq!(scoped["deployments"].as_array().unwrap().len(), 1);
+
+    // A token for the deployment (every panel) gets its diagnosis only, and none of another's.
+    let deployment_only = token(
+        Scope {
+            panels: Vec::new(),
+            ..chat_scope()
+        },
+        now_s() + 600,
+        false,
+    );
+    let chat_view = format!("{base}/api/v1/view?environment=production&deployment=chat");
+    let diagnosed: Vec<serde_json::Value> =
+        common::eventually(Duration::from_secs(20), "the diagnosis", || {
+            let view = json_with(chat_view.clone(), deployment_only.clone());
+            async move {
+                let list = view.await?["autoscaling"].as_array()?.clone();
+                (!list.is_empty()).then_some(list)
+            }
+        })
+        .await;
+    assert!(
+        diagnosed.iter().all(|d| d["deployment"] == "chat"),
+        "{diagnosed:?}"
+    );
+    let (status, _, _) = get_with(
+        &format!("{base}/api/v1/insights?environment=production&deployment=embed"),
+        Some(&deployment_only),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, body, _) = get_with(
+        &format!("{base}/whatif?environment=production&deployment=chat&range=5m"),
+        Some(&deployment_only),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
 
     // Over the socket, with the token in the URL as the page sends it: the snapshot has the
     // scope's panels and deployment only, and data arrives.

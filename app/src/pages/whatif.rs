@@ -79,13 +79,9 @@ pub fn WhatIfPage() -> impl IntoView {
     let query = use_query_map();
     let filter = Memo::new(move |_| {
         query.with(|params| {
-            // The form's one menu names both: `scope=environment/deployment`.
-            let scope = params
-                .get_str("scope")
-                .and_then(|scope| scope.split_once('/'));
             let raw = FilterParams {
-                environment: scope.map(|s| s.0).or(params.get_str("environment")),
-                deployment: scope.map(|s| s.1).or(params.get_str("deployment")),
+                environment: params.get_str("environment"),
+                deployment: params.get_str("deployment"),
                 range: params.get_str("range"),
                 from: params.get_str("from"),
                 to: params.get_str("to"),
@@ -110,10 +106,13 @@ pub fn WhatIfPage() -> impl IntoView {
             run_whatif(filter, edits).await.map(Some)
         },
     );
+    // The deployments for the menus: every one, or (a scoped link) the link's own.
     let known = Resource::new(
-        || (),
-        |_| {
+        move || filter.with(|f| (f.environment.clone(), f.deployment.clone())),
+        |(environment, deployment)| {
             load_view(Filter {
+                environment,
+                deployment,
                 panels: vec![PanelId::Replicas],
                 ..Filter::default()
             })
@@ -129,7 +128,14 @@ pub fn WhatIfPage() -> impl IntoView {
         </header>
         <Transition fallback=move || view! { <div class="loading">"Replaying…"</div> }>
             {move || Suspend::new(async move {
-                let deployments = known.await.map(|view| view.deployments).unwrap_or_default();
+                let mut deployments = known.await.map(|view| view.deployments).unwrap_or_default();
+                let shown = filter.get_untracked();
+                if let (Some(environment), Some(deployment)) = (shown.environment, shown.deployment) {
+                    let current = crate::wire::DeploymentRef { environment, deployment };
+                    if !deployments.contains(&current) {
+                        deployments.push(current);
+                    }
+                }
                 let result = replay.await;
                 let filter = filter.get_untracked();
                 let edits = edits.get_untracked();
@@ -181,15 +187,21 @@ fn whatif_form(
         }
     };
     let r = recorded;
-    let scope_options: Vec<_> = deployments
-        .iter()
-        .map(|d| {
-            let selected = filter.environment.as_deref() == Some(d.environment.as_str())
-                && filter.deployment.as_deref() == Some(d.deployment.as_str());
-            let value = format!("{}/{}", d.environment, d.deployment);
-            view! { <option value=value.clone() selected=selected>{value.replace('/', " / ")}</option> }
-        })
-        .collect_view();
+    let environments: std::collections::BTreeSet<&str> =
+        deployments.iter().map(|d| d.environment.as_str()).collect();
+    let names: std::collections::BTreeSet<&str> =
+        deployments.iter().map(|d| d.deployment.as_str()).collect();
+    let options = |all: std::collections::BTreeSet<&str>, chosen: Option<&str>| {
+        all.into_iter()
+            .map(|name| {
+                let selected = chosen == Some(name);
+                let label = name.to_owned();
+                view! { <option value=name.to_owned() selected=selected>{label}</option> }
+            })
+            .collect_view()
+    };
+    let environment_options = options(environments, filter.environment.as_deref());
+    let deployment_options = options(names, filter.deployment.as_deref());
     let range = filter.range;
     let absolute = filter.absolute();
     view! {
@@ -197,10 +209,17 @@ fn whatif_form(
             <form method="get" action="/whatif">
                 <div class="form-row">
                     <label class="field">
+                        <span class="field-label">"Environment"</span>
+                        <select name="environment">
+                            <option value="" selected=filter.environment.is_none()>"Any"</option>
+                            {environment_options}
+                        </select>
+                    </label>
+                    <label class="field">
                         <span class="field-label">"Deployment"</span>
-                        <select name="scope" data-scope-select="">
+                        <select name="deployment">
                             <option value="" selected=filter.deployment.is_none()>"Choose…"</option>
-                            {scope_options}
+                            {deployment_options}
                         </select>
                     </label>
                     {match absolute {

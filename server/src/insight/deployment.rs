@@ -89,6 +89,9 @@ pub fn settings_for(
     if sources.is_empty() || !covers_all(&exported, configured) {
         sources.push("defaults");
     }
+    // An exporter's minimum above the configured maximum (or the other way round): the
+    // autoscaler cannot go below its minimum.
+    settings.max_replicas = settings.max_replicas.max(settings.min_replicas);
     (settings, sources.join("+"))
 }
 
@@ -183,7 +186,8 @@ pub fn events(observed: &Observed) -> Vec<ReplicaEvent> {
             } else {
                 ReplicaEventKind::ScaleDown
             };
-            let cold_start_ms = (kind == ReplicaEventKind::ScaleUp)
+            let measurable = observed.step_ms <= MAX_MEASURING_STEP_MS;
+            let cold_start_ms = (kind == ReplicaEventKind::ScaleUp && measurable)
                 .then(|| {
                     (first..end)
                         .find(|&step| {
@@ -229,20 +233,22 @@ pub fn deployment_filter(filter: &Filter, deployment: &DeploymentRef) -> Filter 
 
 /// The deployments a filter covers, at most [`MAX_DIAGNOSED_DEPLOYMENTS`].
 pub fn in_scope(store: &Store, filter: &Filter) -> Vec<DeploymentRef> {
-    query::deployments(store)
-        .into_iter()
-        .filter(|d| {
-            filter
-                .environment
-                .as_ref()
-                .is_none_or(|e| *e == d.environment)
-                && filter
-                    .deployment
-                    .as_ref()
-                    .is_none_or(|n| *n == d.deployment)
-        })
-        .take(MAX_DIAGNOSED_DEPLOYMENTS)
-        .collect()
+    let mut found = query::deployments_in(store, filter);
+    found.truncate(MAX_DIAGNOSED_DEPLOYMENTS);
+    found
+}
+
+/// One deployment's panels over `filter`'s range, as the diagnosis reads them.
+fn observe(
+    store: &Store,
+    filter: &Filter,
+    deployment: &DeploymentRef,
+    now_ms: i64,
+    query: QuerySettings,
+) -> (app::wire::View, Observed) {
+    let view = query::view(store, &deployment_filter(filter, deployment), now_ms, query);
+    let observed = observed_from_view(&view);
+    (view, observed)
 }
 
 /// One deployment diagnosed over `filter`'s range, with `overrides` (from a request) over its
@@ -256,8 +262,7 @@ pub fn diagnose_deployment(
     table: &SettingsTable,
     overrides: &Overrides,
 ) -> Autoscaling {
-    let view = query::view(store, &deployment_filter(filter, deployment), now_ms, query);
-    let observed = observed_from_view(&view);
+    let (_, observed) = observe(store, filter, deployment, now_ms, query);
     let (mut settings, mut source) = settings_for(store, deployment, table);
     if !overrides.is_empty() {
         settings = overrides.apply(settings);
@@ -364,23 +369,55 @@ pub fn overrides_from(edits: &WhatIfEdits) -> Result<(Overrides, Option<Duration
     Ok((overrides, cold_start))
 }
 
-/// Replays one deployment's recorded load over `filter`'s range with `edits`.
-#[allow(clippy::too_many_arguments)]
-pub fn whatif(
+/// What a what-if replays: one deployment's recorded range and the settings it ran with. Read
+/// inside the store task; the replay itself runs outside it.
+#[derive(Clone, Debug)]
+pub struct Recorded {
+    /// The deployment.
+    pub deployment: DeploymentRef,
+    /// Its panels on the range's grid.
+    pub observed: Observed,
+    /// First and last step of the grid.
+    pub start_ms: i64,
+    /// Last step.
+    pub end_ms: i64,
+    /// The settings it ran with, and their source.
+    pub settings: (AutoscalerSettings, String),
+}
+
+/// Reads what a what-if needs (cheap: one deployment's four panels).
+pub fn record(
     store: &Store,
     filter: &Filter,
     deployment: &DeploymentRef,
     now_ms: i64,
     query: QuerySettings,
     table: &SettingsTable,
-    edits: &WhatIfEdits,
-) -> Result<WhatIf, WhatIfError> {
+) -> Recorded {
+    let (view, observed) = observe(store, filter, deployment, now_ms, query);
+    Recorded {
+        deployment: deployment.clone(),
+        observed,
+        start_ms: view.start_ms,
+        end_ms: view.end_ms,
+        settings: settings_for(store, deployment, table),
+    }
+}
+
+/// Steps finer than this measure a cold start; coarser ones (a day's five-minute steps) do not.
+pub const MAX_MEASURING_STEP_MS: i64 = 10_000;
+
+/// Replays a recorded range with `edits` (bounded: at most [`crate::autoscale::MAX_REPLAY_TICKS`]
+/// ticks, each costing the batches of replicas still starting).
+pub fn whatif(recorded: &Recorded, edits: &WhatIfEdits) -> Result<WhatIf, WhatIfError> {
     let (overrides, cold_start) = overrides_from(edits)?;
-    let view = query::view(store, &deployment_filter(filter, deployment), now_ms, query);
-    let observed = observed_from_view(&view);
-    let (recorded, source) = settings_for(store, deployment, table);
-    let edited = overrides.apply(recorded);
-    if edited.min_replicas > edited.max_replicas {
+    let observed = &recorded.observed;
+    let deployment = &recorded.deployment;
+    let (recorded_settings, source) = recorded.settings.clone();
+    let edited = overrides.apply(recorded_settings);
+    if (overrides.min_replicas.is_some() || overrides.max_replicas.is_some())
+        && edited.min_replicas > edited.max_replicas
+    {
         return Err(WhatIfError::BadSetting(format!(
             "min_replicas ({}) is above max_replicas ({})",
             edited.min_replicas, edited.max_replicas
@@ -399,7 +436,7 @@ pub fn whatif(
     if load.iter().all(Option::is_none) {
         return Err(WhatIfError::NoLoad(name));
     }
-    let happened = events(&observed);
+    let happened = events(observed);
     let mut measured: Vec<i64> = happened.iter().filter_map(|e| e.cold_start_ms).collect();
     measured.sort_unstable();
     let (cold_start, cold_start_source) = match (cold_start, measured.get(measured.len() / 2)) {
@@ -407,11 +444,11 @@ pub fn whatif(
         (None, Some(median)) => (Duration::from_millis(*median as u64), "measured"),
         (None, None) => (DEFAULT_COLD_START, "default"),
     };
-    let total = totals(&observed);
+    let total = totals(observed);
     let initial = total.iter().flatten().next().copied().unwrap_or(1.0) as u32;
     let step = observed.step_ms;
     let start = observed.start_ms;
-    let baseline = replay(recorded, cold_start, initial, start, step, &load);
+    let baseline = replay(recorded_settings, cold_start, initial, start, step, &load);
     let predicted = replay(edited, cold_start, initial, start, step, &load);
     let points = |line: &[Option<f64>]| -> Vec<Point> {
         line.iter()
@@ -436,8 +473,8 @@ pub fn whatif(
     Ok(WhatIf {
         environment: deployment.environment.clone(),
         deployment: deployment.deployment.clone(),
-        start_ms: view.start_ms,
-        end_ms: view.end_ms,
+        start_ms: recorded.start_ms,
+        end_ms: recorded.end_ms,
         step_ms: step,
         replayed_settings: info(
             &edited,
@@ -447,7 +484,7 @@ pub fn whatif(
                 format!("request+{source}")
             },
         ),
-        recorded_settings: info(&recorded, source),
+        recorded_settings: info(&recorded_settings, source),
         cold_start_s: cold_start.as_secs_f64(),
         cold_start_source: cold_start_source.to_owned(),
         load: points(&load),

@@ -807,19 +807,7 @@ pub fn view(store: &Store, filter: &Filter, now_ms: i64, settings: QuerySettings
         step_ms: grid.step_ms,
         deployments: if filter.scoped {
             // A scoped viewer learns nothing about the rest of the fleet.
-            deployments(store)
-                .into_iter()
-                .filter(|d| {
-                    filter
-                        .environment
-                        .as_ref()
-                        .is_none_or(|e| *e == d.environment)
-                        && filter
-                            .deployment
-                            .as_ref()
-                            .is_none_or(|n| *n == d.deployment)
-                })
-                .collect()
+            deployments_in(store, filter)
         } else {
             deployments(store)
         },
@@ -857,6 +845,23 @@ pub fn deployments(store: &Store) -> Vec<DeploymentRef> {
         })
         .collect::<BTreeSet<_>>()
         .into_iter()
+        .collect()
+}
+
+/// The deployments `filter` names (its environment and deployment; absent ones match all).
+pub fn deployments_in(store: &Store, filter: &Filter) -> Vec<DeploymentRef> {
+    deployments(store)
+        .into_iter()
+        .filter(|d| {
+            filter
+                .environment
+                .as_ref()
+                .is_none_or(|e| *e == d.environment)
+                && filter
+                    .deployment
+                    .as_ref()
+                    .is_none_or(|n| *n == d.deployment)
+        })
         .collect()
 }
 

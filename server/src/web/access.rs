@@ -40,7 +40,7 @@ fn is_public(path: &str) -> bool {
 
 /// The pages (rendered by Leptos), as opposed to the API.
 fn is_page(path: &str) -> bool {
-    matches!(path, "/" | "/targets" | "/families")
+    matches!(path, "/" | "/targets" | "/families" | "/whatif")
 }
 
 /// Query parameters, percent-decoded (later repeats win).
@@ -159,6 +159,10 @@ async fn admit(state: &AppState, mut request: Request, next: Next) -> Response {
                         "/families" if !claims.scope.panels.is_empty() => {
                             Err(families_out_of_scope())
                         }
+                        "/whatif" if !claims.scope.panels.is_empty() => Err(Refusal::OutOfScope(
+                            "this token shows only some panels; a what-if replay reads several"
+                                .into(),
+                        )),
                         _ => match filter_of(&params) {
                             Ok(filter) => claims.scope.permits(&filter),
                             // The page reports a bad parameter itself.

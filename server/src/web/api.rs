@@ -312,7 +312,9 @@ pub async fn insights(
         })
         .await
         .map_err(|_| ApiError::Unavailable)?;
-    if answer.settings.min_replicas > answer.settings.max_replicas {
+    if (overrides.min_replicas.is_some() || overrides.max_replicas.is_some())
+        && answer.settings.min_replicas > answer.settings.max_replicas
+    {
         return Err(ApiError::BadRequest(format!(
             "min_replicas ({}) is above max_replicas ({})",
             answer.settings.min_replicas, answer.settings.max_replicas
@@ -334,7 +336,8 @@ pub async fn whatif(
     Ok(Json(replay_for(&state, filter, found, edits).await?))
 }
 
-/// Runs a what-if inside the store task.
+/// Reads the recorded range inside the store task, then replays it on a blocking thread (the
+/// store goes on ingesting and answering meanwhile).
 pub async fn replay_for(
     state: &AppState,
     filter: Filter,
@@ -343,11 +346,12 @@ pub async fn replay_for(
 ) -> Result<WhatIf, ApiError> {
     let table = state.autoscaling.clone();
     let query = state.query;
-    state
+    let recorded = state
         .store
-        .read(move |store| {
-            deployment::whatif(store, &filter, &found, now_ms(), query, &table, &edits)
-        })
+        .read(move |store| deployment::record(store, &filter, &found, now_ms(), query, &table))
+        .await
+        .map_err(|_| ApiError::Unavailable)?;
+    tokio::task::spawn_blocking(move || deployment::whatif(&recorded, &edits))
         .await
         .map_err(|_| ApiError::Unavailable)?
         .map_err(|error| match error {

@@ -176,7 +176,7 @@ impl StoreViews {
                 return Err("choose a deployment: a replay reads one".to_owned());
             }
             let now = now_ms();
-            store
+            let recorded = store
                 .read(move |store| {
                     let found = crate::insight::deployment::in_scope(store, &filter)
                         .into_iter()
@@ -187,13 +187,19 @@ impl StoreViews {
                                 filter.deployment.as_deref().unwrap_or_default()
                             )
                         })?;
-                    crate::insight::deployment::whatif(
-                        store, &filter, &found, now, settings, &table, &edits,
-                    )
-                    .map_err(|error| error.to_string())
+                    Ok::<_, String>(crate::insight::deployment::record(
+                        store, &filter, &found, now, settings, &table,
+                    ))
                 })
                 .await
-                .map_err(|error| error.to_string())?
+                .map_err(|error| error.to_string())??;
+            // The replay runs beside the store, not inside it.
+            tokio::task::spawn_blocking(move || {
+                crate::insight::deployment::whatif(&recorded, &edits)
+            })
+            .await
+            .map_err(|error| error.to_string())?
+            .map_err(|error| error.to_string())
         })
     }
 }
