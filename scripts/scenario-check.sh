@@ -4,6 +4,7 @@
 #
 #   scripts/scenario-check.sh [seconds per preset] [speed] [preset ...]
 #   # defaults: 240 s, speed 10, every preset
+#   INFERSCOPE_BIN=target/debug/inferscope scripts/scenario-check.sh 180 10 thrash-prone
 #
 # Prints one line per preset: `preset=<name> speed=<n> seconds=<s> findings=<kinds or none>
 # events=<replica events>`. The diagnosis's thresholds are in wall-clock time (a wait of a minute,
@@ -19,13 +20,19 @@ presets=("$@")
 if [ ${#presets[@]} -eq 0 ]; then
   presets=(steady thrash-prone under-capacity cold-start-heavy bursty async-backlog high-concurrency-target)
 fi
-scripts/setup.sh
-export PATH="$HOME/.cargo/bin:$root/node_modules/.bin:$PATH"
-cargo leptos build --release >/dev/null
+# INFERSCOPE_BIN names a binary already built (e.g. target/debug/inferscope); else the release
+# build is made first.
+bin=${INFERSCOPE_BIN:-}
+if [ -z "$bin" ]; then
+  scripts/setup.sh
+  export PATH="$HOME/.cargo/bin:$root/node_modules/.bin:$PATH"
+  cargo leptos build --release >/dev/null
+  bin=target/release/inferscope
+fi
 port=${PORT:-3941}
 for preset in "${presets[@]}"; do
   LEPTOS_SITE_ROOT=target/site LEPTOS_OUTPUT_NAME=inferscope LEPTOS_SITE_ADDR="127.0.0.1:$port" \
-    RUST_LOG=error target/release/inferscope --demo-scenario "$preset" --demo-speed "$speed" \
+    RUST_LOG=error "$bin" --demo-scenario "$preset" --demo-speed "$speed" \
     >/dev/null 2>&1 &
   server=$!
   trap 'kill $server 2>/dev/null || true' EXIT

@@ -115,21 +115,22 @@ pub fn observed_from_view(view: &View) -> Observed {
 pub use app::wire::{Finding, FindingKind, Severity};
 
 /// Scale-downs undone within `within` steps (replicas back by at least half of those removed):
-/// (step of the down, step of the up).
-fn reversals(total: &[Option<u32>], within: usize) -> Vec<(usize, usize)> {
-    let mut changes: Vec<(usize, i64)> = Vec::new();
+/// (last step of the down, first step of the rise, last step of the rise).
+fn reversals(total: &[Option<u32>], within: usize) -> Vec<(usize, usize, usize)> {
+    // Each change as (first step, last step, replicas added or removed).
+    let mut changes: Vec<(usize, usize, i64)> = Vec::new();
     let mut previous: Option<u32> = None;
     for (step, value) in total.iter().enumerate() {
         if let (Some(before), Some(now)) = (previous, *value) {
             let delta = i64::from(now) - i64::from(before);
             if delta != 0 {
-                // A change spread over two steps is one event.
+                // A change spread over consecutive steps is one event.
                 match changes.last_mut() {
-                    Some((at, last)) if *at + 1 == step && last.signum() == delta.signum() => {
+                    Some((_, at, last)) if *at + 1 == step && last.signum() == delta.signum() => {
                         *last += delta;
                         *at = step;
                     }
-                    _ => changes.push((step, delta)),
+                    _ => changes.push((step, step, delta)),
                 }
             }
         }
@@ -138,24 +139,24 @@ fn reversals(total: &[Option<u32>], within: usize) -> Vec<(usize, usize)> {
         }
     }
     let mut found = Vec::new();
-    for (index, (down_at, delta)) in changes.iter().enumerate() {
+    for (index, (_, down_at, delta)) in changes.iter().enumerate() {
         if *delta >= 0 {
             continue;
         }
         // Undone: within `within`, replicas come back by at least half of what was removed.
         let mut back = 0;
-        for (up_at, d) in changes[index + 1..]
+        for (up_first, up_at, d) in changes[index + 1..]
             .iter()
-            .take_while(|(at, _)| *at <= down_at + within)
+            .take_while(|(_, at, _)| *at <= down_at + within)
         {
             back += d;
             if back * 2 >= -delta {
                 // Several steps down undone by one rise are one reversal.
                 if found
                     .last()
-                    .is_none_or(|(_, up): &(usize, usize)| up != up_at)
+                    .is_none_or(|(_, _, up): &(usize, usize, usize)| up != up_at)
                 {
-                    found.push((*down_at, *up_at));
+                    found.push((*down_at, *up_first, *up_at));
                 }
                 break;
             }
@@ -240,17 +241,17 @@ pub fn diagnose(observed: &Observed, settings: &AutoscalerSettings) -> Vec<Findi
     // Thrash and scale-down too quick: scale-downs undone within five minutes.
     let flips = reversals(&total, observed.steps(5.0));
     let window = observed.steps(30.0);
-    let thrash = flips.iter().any(|(down, _)| {
+    let thrash = flips.iter().any(|(down, _, _)| {
         flips
             .iter()
-            .filter(|(d, _)| *d >= *down && *d < down + window)
+            .filter(|(d, _, _)| *d >= *down && *d < down + window)
             .count()
             >= 3
     });
     let delay = seconds(settings.scale_down_delay);
     if thrash {
-        let evidence: Vec<(i64, i64)> = flips.iter().map(|&(d, u)| span((d, u))).collect();
-        let covered: usize = flips.iter().map(|(d, u)| u - d + 1).sum();
+        let evidence: Vec<(i64, i64)> = flips.iter().map(|&(d, _, u)| span((d, u))).collect();
+        let covered: usize = flips.iter().map(|(d, _, u)| u - d + 1).sum();
         findings.push(Finding {
             kind: FindingKind::Thrash,
             severity: if flips.len() >= 6 { Severity::Critical } else { severity(covered) },
@@ -276,14 +277,16 @@ pub fn diagnose(observed: &Observed, settings: &AutoscalerSettings) -> Vec<Findi
     let queued_after = |up: usize| {
         (up..(up + observed.steps(3.0)).min(len)).any(|step| value(&observed.queued, step) >= 1.0)
     };
-    let hurtful: Vec<(usize, usize)> = flips
+    // Queued from the moment replicas are asked for again (a rise spread over several steps
+    // queues while it starts).
+    let hurtful: Vec<(usize, usize, usize)> = flips
         .iter()
         .copied()
-        .filter(|(_, up)| queued_after(*up))
+        .filter(|(_, first, _)| queued_after(*first))
         .collect();
     // A delay of ten minutes or more is not "quick": a reversal then comes from elsewhere.
     if !thrash && !hurtful.is_empty() && delay < 600 {
-        let evidence: Vec<(i64, i64)> = hurtful.iter().map(|&(d, u)| span((d, u))).collect();
+        let evidence: Vec<(i64, i64)> = hurtful.iter().map(|&(d, _, u)| span((d, u))).collect();
         let rate = settings.max_scale_down_rate;
         findings.push(Finding {
             kind: FindingKind::ScaleDownTooQuick,
@@ -347,7 +350,7 @@ pub fn diagnose(observed: &Observed, settings: &AutoscalerSettings) -> Vec<Findi
     let after_flip = |step: usize| {
         flips
             .iter()
-            .any(|(down, up)| step + 1 >= *down && step <= up + observed.steps(3.0))
+            .any(|(down, _, up)| step + 1 >= *down && step <= up + observed.steps(3.0))
     };
     let episodes: Vec<(usize, usize)> = runs(len, |step| {
         value(&observed.starting, step) >= 0.5
@@ -511,6 +514,24 @@ mod tests {
         assert_eq!(found[0].kind, FindingKind::ScaleDownTooQuick);
         // Without the queue it did no harm: nothing to say.
         assert!(diagnose(&observed(&totals, &vec![0.0; totals.len()]), &settings()).is_empty());
+    }
+
+    #[test]
+    fn a_queue_while_a_slow_rise_starts_counts_against_the_scale_down() {
+        // Down from 8 to 1; back over four steps (1 → 3 → 5 → 7 → 8), requests queued only
+        // while the rise is under way.
+        let mut totals = vec![8.0; 6];
+        totals.extend([1.0; 6]);
+        totals.extend([3.0, 5.0, 7.0, 8.0]);
+        totals.extend([8.0; 20]);
+        let mut queued = vec![0.0; totals.len()];
+        queued[12] = 40.0;
+        queued[13] = 20.0;
+        let found = diagnose(&observed(&totals, &queued), &settings());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].kind, FindingKind::ScaleDownTooQuick);
+        // The evidence spans the down and the whole rise.
+        assert_eq!(found[0].evidence, vec![(60_000, 160_000)]);
     }
 
     #[test]
