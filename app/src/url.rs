@@ -24,6 +24,21 @@ pub struct FilterParams<'a> {
     pub panels: Option<&'a str>,
 }
 
+impl<'a> FilterParams<'a> {
+    /// The filter's parameters, looked up by name in a URL query.
+    pub fn read(get: impl Fn(&str) -> Option<&'a str>) -> FilterParams<'a> {
+        FilterParams {
+            environment: get("environment"),
+            deployment: get("deployment"),
+            range: get("range"),
+            from: get("from"),
+            to: get("to"),
+            split: get("split"),
+            panels: get("panels"),
+        }
+    }
+}
+
 /// A query parameter with a value the server does not understand.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum UnknownRange {

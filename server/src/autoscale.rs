@@ -76,6 +76,30 @@ impl Overrides {
         *self == Overrides::default()
     }
 
+    /// These settings, and where one is absent, `below`'s.
+    pub fn over(&self, below: &Overrides) -> Overrides {
+        Overrides {
+            min_replicas: self.min_replicas.or(below.min_replicas),
+            max_replicas: self.max_replicas.or(below.max_replicas),
+            concurrency_target: self.concurrency_target.or(below.concurrency_target),
+            target_utilization: self.target_utilization.or(below.target_utilization),
+            window: self.window.or(below.window),
+            scale_down_delay: self.scale_down_delay.or(below.scale_down_delay),
+            max_scale_down_rate: self.max_scale_down_rate.or(below.max_scale_down_rate),
+        }
+    }
+
+    /// Whether every setting is given.
+    pub fn is_complete(&self) -> bool {
+        self.min_replicas.is_some()
+            && self.max_replicas.is_some()
+            && self.concurrency_target.is_some()
+            && self.target_utilization.is_some()
+            && self.window.is_some()
+            && self.scale_down_delay.is_some()
+            && self.max_scale_down_rate.is_some()
+    }
+
     /// `base` with the given settings replaced.
     pub fn apply(&self, base: AutoscalerSettings) -> AutoscalerSettings {
         AutoscalerSettings {
@@ -499,6 +523,16 @@ mod tests {
         assert!(overrides.set("concurrency_target", 1e-300).is_err());
         assert!(overrides.set("target_utilization", 0.001).is_err());
         assert!(overrides.set("window_seconds", f64::NAN).is_err());
+        // Layered: the upper layer wins where it gives a setting.
+        let below = Overrides {
+            max_replicas: Some(9),
+            min_replicas: Some(2),
+            ..Overrides::default()
+        };
+        let layered = overrides.over(&below);
+        assert_eq!(layered.max_replicas, Some(6));
+        assert_eq!(layered.min_replicas, Some(2));
+        assert!(!layered.is_complete());
         let applied = overrides.apply(AutoscalerSettings::DEFAULTS);
         assert_eq!(applied.max_replicas, 6);
         assert_eq!(applied.scale_down_delay, Duration::from_secs(60));

@@ -25,15 +25,7 @@ pub fn Dashboard() -> impl IntoView {
     let query = use_query_map();
     let filter = Memo::new(move |_| {
         query.with(|params| {
-            let raw = FilterParams {
-                environment: params.get_str("environment"),
-                deployment: params.get_str("deployment"),
-                range: params.get_str("range"),
-                from: params.get_str("from"),
-                to: params.get_str("to"),
-                split: params.get_str("split"),
-                panels: params.get_str("panels"),
-            };
+            let raw = FilterParams::read(|key| params.get_str(key));
             // A range or panel the page does not know falls back to the default rather than
             // failing.
             parse_filter(&raw).unwrap_or_else(|_| {

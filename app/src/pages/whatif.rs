@@ -79,14 +79,11 @@ pub fn WhatIfPage() -> impl IntoView {
     let query = use_query_map();
     let filter = Memo::new(move |_| {
         query.with(|params| {
+            // A replay reads every panel it needs: split and panels do not apply.
             let raw = FilterParams {
-                environment: params.get_str("environment"),
-                deployment: params.get_str("deployment"),
-                range: params.get_str("range"),
-                from: params.get_str("from"),
-                to: params.get_str("to"),
                 split: None,
                 panels: None,
+                ..FilterParams::read(|key| params.get_str(key))
             };
             parse_filter(&raw).unwrap_or_else(|_| Filter {
                 environment: raw.environment.map(str::to_owned),

@@ -74,47 +74,25 @@ pub fn settings_for(
     deployment: &DeploymentRef,
     table: &SettingsTable,
 ) -> (AutoscalerSettings, String) {
-    let mut sources = Vec::new();
-    let mut settings = AutoscalerSettings::DEFAULTS;
-    let configured = table.lookup(&deployment.environment, &deployment.deployment);
     let exported = exporter_overrides(store, deployment);
-    if !exported.is_empty() {
-        settings = exported.apply(settings);
-        sources.push("exporter");
-    }
-    if let Some(configured) = configured.filter(|c| !c.is_empty()) {
-        settings = configured.apply(settings);
-        sources.push("config");
-    }
-    if sources.is_empty() || !covers_all(&exported, configured) {
-        sources.push("defaults");
-    }
+    let configured = table
+        .lookup(&deployment.environment, &deployment.deployment)
+        .copied()
+        .unwrap_or_default();
+    let given = configured.over(&exported);
+    let mut settings = given.apply(AutoscalerSettings::DEFAULTS);
     // An exporter's minimum above the configured maximum (or the other way round): the
     // autoscaler cannot go below its minimum.
     settings.max_replicas = settings.max_replicas.max(settings.min_replicas);
+    let sources: Vec<&str> = [
+        (!exported.is_empty()).then_some("exporter"),
+        (!configured.is_empty()).then_some("config"),
+        (!given.is_complete()).then_some("defaults"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     (settings, sources.join("+"))
-}
-
-fn covers_all(exported: &Overrides, configured: Option<&Overrides>) -> bool {
-    let mut all = *exported;
-    if let Some(configured) = configured {
-        all = Overrides {
-            min_replicas: configured.min_replicas.or(all.min_replicas),
-            max_replicas: configured.max_replicas.or(all.max_replicas),
-            concurrency_target: configured.concurrency_target.or(all.concurrency_target),
-            target_utilization: configured.target_utilization.or(all.target_utilization),
-            window: configured.window.or(all.window),
-            scale_down_delay: configured.scale_down_delay.or(all.scale_down_delay),
-            max_scale_down_rate: configured.max_scale_down_rate.or(all.max_scale_down_rate),
-        };
-    }
-    all.min_replicas.is_some()
-        && all.max_replicas.is_some()
-        && all.concurrency_target.is_some()
-        && all.target_utilization.is_some()
-        && all.window.is_some()
-        && all.scale_down_delay.is_some()
-        && all.max_scale_down_rate.is_some()
 }
 
 /// Settings as the wire shows them.
