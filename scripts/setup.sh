@@ -3,7 +3,8 @@
 # Safe to run again and again; `scripts/run.sh` and `scripts/test.sh` call it first.
 #
 #   scripts/setup.sh          build tools only (what `scripts/run.sh` needs)
-#   scripts/setup.sh --test   build tools plus Chromium (what `scripts/test.sh` needs)
+#   scripts/setup.sh --test   build tools plus Chromium and the truth harness's Python packages
+#                             (what `scripts/test.sh` needs)
 #
 # Versions are pinned where the pieces must agree (see ARCHITECTURE.md, "Toolchain"):
 # the wasm-bindgen CLI must equal the `wasm-bindgen` crate pinned in Cargo.toml exactly.
@@ -50,7 +51,18 @@ if ! cmp -s node_modules/echarts/dist/echarts.min.js public/vendor/echarts.min.j
   cp node_modules/echarts/dist/echarts.min.js public/vendor/echarts.min.js
 fi
 
-# 5. Chromium and chromedriver from Debian, for the browser tests only.
+# 5. The truth harness's Python (the libraries the engines use), in a venv of its own.
+if [ "$want_browser" = 1 ]; then
+  venv=target/truth-venv
+  if [ ! -x "$venv/bin/python" ] || [ truth/requirements.txt -nt "$venv/.install-stamp" ]; then
+    log "installing the truth harness's Python packages (truth/requirements.txt)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r truth/requirements.txt
+    touch "$venv/.install-stamp"
+  fi
+fi
+
+# 6. Chromium and chromedriver from Debian, for the browser tests only.
 if [ "$want_browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
   log "installing Debian's chromium"
   sudo_cmd=""

@@ -18,7 +18,7 @@ step "format"
 cargo fmt --all -- --check
 
 step "lints (server and app with ssr, frontend as WASM)"
-cargo clippy -p server -p app --all-targets -- -D warnings
+cargo clippy -p server -p app -p truth-tgi-exporter --all-targets -- -D warnings
 cargo clippy -p frontend -p app --target wasm32-unknown-unknown -- -D warnings
 
 step "unit and integration tests"
@@ -26,6 +26,13 @@ cargo test -p server -p app
 
 step "OpenMetrics conformance tally"
 cargo test -q -p server --test openmetrics_conformance -- --nocapture
+
+step "engine expectations (real exporter pages, written from the engines' definitions)"
+cargo test -q -p server --test adapters -- --nocapture
+
+step "truth harness (real replicas and traffic, every point against an independent reference)"
+cargo build -q -p server --bin inferscope -p truth-tgi-exporter
+target/truth-venv/bin/python truth/run.py --seconds 150
 
 step "browser tests (release build, headless Chromium)"
 cargo leptos end-to-end --release

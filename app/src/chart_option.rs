@@ -91,24 +91,34 @@ fn axis_formatter_body(unit: Unit) -> &'static str {
 /// "> X" for values in the top (`+Inf`) bucket.
 fn percentile_tooltip(unit: Unit, panel: &Panel) -> JsFunction {
     let bounds = serde_json::to_string(&panel.bounds).unwrap_or_else(|_| "[]".into());
-    let top = panel
-        .top_bucket
-        .map_or("null".to_owned(), |top| format!("{top}"));
+    // The points that are lower bounds, by the line's name as the tooltip sees it.
+    let mut above: BTreeMap<String, BTreeMap<String, u8>> = BTreeMap::new();
+    for point in &panel.above {
+        above
+            .entry(crate::panels::series_style(&point.series).label)
+            .or_default()
+            .insert(point.at_ms.to_string(), 1);
+    }
+    let above = serde_json::to_string(&above).unwrap_or_else(|_| "{}".into());
     let source = if panel.from_summaries {
         "'<div style=\"opacity:.7\">from exporter summaries: the largest of the replicas\\' own quantiles</div>'"
+    } else if panel.series(&SeriesId::Mean).is_some() {
+        "'<div style=\"opacity:.7\">from exporter totals: the mean (no percentiles reported)</div>'"
     } else {
         "''"
     };
     let body = format!(
         "var f = function(v) {{ {format} }}; \
-         var bounds = {bounds}; var top = {top}; \
+         var bounds = {bounds}; var above = {above}; \
          if (!params.length) return ''; \
          var out = '<div style=\"margin-bottom:4px\">' + new Date(params[0].value[0]).toLocaleString() + '</div>'; \
          for (var k = 0; k < params.length; k++) {{ \
            var p = params[k]; var v = p.value[1]; if (v == null) continue; \
-           var text = (top !== null && v >= top) ? '&gt; ' + f(top) : f(v); \
+           var lower = above[p.seriesName] && above[p.seriesName][String(p.value[0])]; \
+           var text = lower ? '&gt; ' + f(v) : f(v); \
            var bucket = ''; \
-           if (bounds.length) {{ var i = 0; while (i < bounds.length && bounds[i] < v) i++; \
+           if (lower) {{ bucket = ' <span style=\"opacity:.6\">(above the highest bound the data supports)</span>'; }} \
+           else if (bounds.length) {{ var i = 0; while (i < bounds.length && bounds[i] < v) i++; \
              if (i < bounds.length) {{ var lo = i > 0 ? bounds[i - 1] : 0; \
                bucket = ' <span style=\"opacity:.6\">(bucket ' + f(lo) + '–' + f(bounds[i]) + ')</span>'; }} \
              else {{ bucket = ' <span style=\"opacity:.6\">(top bucket)</span>'; }} }} \
@@ -555,6 +565,7 @@ mod marks_tests {
             top_bucket: None,
             bounds: Vec::new(),
             from_summaries: false,
+            above: Vec::new(),
         };
         let marks = Marks {
             areas: vec![MarkSpan {
@@ -614,6 +625,7 @@ mod tests {
             top_bucket: None,
             bounds: Vec::new(),
             from_summaries: false,
+            above: Vec::new(),
         }
     }
 

@@ -177,6 +177,14 @@ pub fn spec(id: PanelId) -> PanelSpec {
             true,
             "a time-to-first-byte or first-token histogram (inferscope_time_to_first_byte_seconds, vllm:time_to_first_token_seconds, sglang:time_to_first_token_seconds)",
         ),
+        P::EngineQueueTime => panel(
+            id,
+            "Engine queue",
+            Unit::Seconds,
+            Lines,
+            true,
+            "a scheduler queue-time histogram (vllm:request_queue_time_seconds, sglang:queue_time_seconds, tgi_request_queue_duration, nv_inference_queue_duration_us)",
+        ),
         P::Replicas => panel(
             id,
             "Replicas",
@@ -263,7 +271,7 @@ pub fn spec(id: PanelId) -> PanelSpec {
             Unit::Seconds,
             Lines,
             true,
-            "a queue-time histogram (inferscope_time_in_async_queue_seconds, vllm:request_queue_time_seconds, tgi_request_queue_duration)",
+            "an async-queue time histogram (inferscope_time_in_async_queue_seconds, baseten_time_in_async_queue_seconds); an engine's scheduler queue is under Response time, Engine queue",
         ),
         P::AsyncQueueSize => panel(
             id,
@@ -271,7 +279,7 @@ pub fn spec(id: PanelId) -> PanelSpec {
             Unit::Requests,
             Bars,
             true,
-            "a queue-size gauge (inferscope_async_queue_size, vllm:num_requests_waiting, tgi_queue_size)",
+            "an async-queue size gauge (inferscope_async_queue_size, baseten_async_queue_size); requests waiting in an engine's scheduler are queued under Concurrent requests",
         ),
     }
 }
@@ -297,6 +305,7 @@ pub const CARDS: [Card; 12] = [
             PanelId::ResponseTime,
             PanelId::InferenceTime,
             PanelId::TimeToFirstByte,
+            PanelId::EngineQueueTime,
         ],
     },
     Card {
@@ -424,6 +433,7 @@ pub fn series_style(id: &SeriesId) -> SeriesStyle {
         SeriesId::InProgress => style("in progress", "#8196E0", "#6F83D6", 1.5, false),
         SeriesId::Queued => style("queued", "#EFA23A", "#F2AE50", 1.5, false),
         SeriesId::Average => style("avg", "#111318", "#E8EAEF", 2.4, false),
+        SeriesId::Mean => style("mean", "#5169D0", "#9DAEF0", 2.2, false),
         SeriesId::KvCache => style("KV cache", "#12A594", "#2EC4B0", 2.0, true),
         SeriesId::Total => style("total", "#6B7280", "#9AA3B2", 1.2, true),
         SeriesId::Recorded => style("what happened", "#6B7280", "#9AA3B2", 1.6, false),
@@ -533,6 +543,7 @@ pub fn summary(panel: &Panel) -> String {
         PanelId::ResponseTime
         | PanelId::InferenceTime
         | PanelId::TimeToFirstByte
+        | PanelId::EngineQueueTime
         | PanelId::RequestSize
         | PanelId::ResponseSize
         | PanelId::PromptTokens
@@ -553,18 +564,23 @@ pub fn summary(panel: &Panel) -> String {
         PanelId::ResponseTime
         | PanelId::InferenceTime
         | PanelId::TimeToFirstByte
+        | PanelId::EngineQueueTime
         | PanelId::RequestSize
         | PanelId::ResponseSize
         | PanelId::PromptTokens
         | PanelId::GenerationTokens
         | PanelId::AsyncQueueTime => {
-            let show = |id| match get(id) {
-                Some(value) if panel.top_bucket == Some(value) => {
-                    format!("> {}", unit.format(value))
-                }
+            let show = |id: SeriesId| match get(id.clone()) {
+                Some(value) if panel.is_above(&id, now) => format!("> {}", unit.format(value)),
                 Some(value) => unit.format(value),
                 None => "–".into(),
             };
+            if panel.series(&SeriesId::Mean).is_some() {
+                return format!(
+                    "mean {} now · from exporter totals (no percentiles reported)",
+                    show(SeriesId::Mean)
+                );
+            }
             let source = if panel.from_summaries {
                 " · from exporter summaries"
             } else {
@@ -668,6 +684,7 @@ mod tests {
             top_bucket: top,
             bounds: Vec::new(),
             from_summaries: false,
+            above: Vec::new(),
         }
     }
 
@@ -688,7 +705,7 @@ mod tests {
 
     #[test]
     fn percentile_summary_says_above_for_the_top_bucket() {
-        let latency = panel(
+        let mut latency = panel(
             PanelId::ResponseTime,
             &[
                 (SeriesId::P50, &[Some(0.612)]),
@@ -696,7 +713,22 @@ mod tests {
             ],
             Some(60.0),
         );
+        // The top bucket's bound alone says nothing: only a point marked above is "> …".
+        assert_eq!(summary(&latency), "p99 60.0 s now · p50 612 ms");
+        latency.above.push(crate::wire::AbovePoint {
+            series: SeriesId::P99,
+            at_ms: 0,
+        });
         assert_eq!(summary(&latency), "p99 > 60.0 s now · p50 612 ms");
+        let mean = panel(
+            PanelId::ResponseTime,
+            &[(SeriesId::Mean, &[Some(0.25)])],
+            None,
+        );
+        assert_eq!(
+            summary(&mean),
+            "mean 250 ms now · from exporter totals (no percentiles reported)"
+        );
     }
 
     #[test]

@@ -171,6 +171,9 @@ pub enum PanelId {
     InferenceTime,
     /// Time to the first response byte (first token), percentiles, seconds.
     TimeToFirstByte,
+    /// Time requests waited in the engine's scheduler queue before it started on them,
+    /// percentiles, seconds (not the async queue).
+    EngineQueueTime,
     /// Replicas active and starting.
     Replicas,
     /// Requests in progress and queued, summed over replicas.
@@ -199,11 +202,12 @@ pub enum PanelId {
 
 impl PanelId {
     /// Every panel, in page order.
-    pub const ALL: [PanelId; 16] = [
+    pub const ALL: [PanelId; 17] = [
         PanelId::InferenceVolume,
         PanelId::ResponseTime,
         PanelId::InferenceTime,
         PanelId::TimeToFirstByte,
+        PanelId::EngineQueueTime,
         PanelId::Replicas,
         PanelId::ConcurrentRequests,
         PanelId::RequestSize,
@@ -225,6 +229,7 @@ impl PanelId {
             PanelId::ResponseTime => "response_time",
             PanelId::InferenceTime => "inference_time",
             PanelId::TimeToFirstByte => "time_to_first_byte",
+            PanelId::EngineQueueTime => "engine_queue_time",
             PanelId::Replicas => "replicas",
             PanelId::ConcurrentRequests => "concurrent_requests",
             PanelId::RequestSize => "request_size",
@@ -282,6 +287,10 @@ pub enum SeriesId {
     /// Requests waiting for a free replica slot (or, on the async queue panel, in the queue).
     #[serde(rename = "queued")]
     Queued,
+    /// The mean, where exporters give only totals and counts (Triton's default duration
+    /// counters, a summary without quantiles): total over count in each point's window.
+    #[serde(rename = "mean")]
+    Mean,
     /// The average over replicas or GPUs.
     #[serde(rename = "avg")]
     Average,
@@ -346,6 +355,20 @@ pub struct Panel {
     /// are the largest of the replicas' own quantiles, not a merge.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub from_summaries: bool,
+    /// For percentile panels: the points whose value is a lower bound, not an estimate — the
+    /// percentile's rank fell among observations known only to lie above that value (a `+Inf`
+    /// bucket). Shown as "> value". Absent: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub above: Vec<AbovePoint>,
+}
+
+/// A point of a percentile line that is a lower bound ([`Panel::above`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AbovePoint {
+    /// The line.
+    pub series: SeriesId,
+    /// The point's time, Unix milliseconds.
+    pub at_ms: i64,
 }
 
 /// Most bucket bounds a panel carries.
@@ -355,6 +378,13 @@ impl Panel {
     /// The series with this id, if the panel has it.
     pub fn series(&self, id: &SeriesId) -> Option<&Series> {
         self.series.iter().find(|series| series.id == *id)
+    }
+
+    /// Whether this line's point at `at_ms` is a lower bound ("> value").
+    pub fn is_above(&self, series: &SeriesId, at_ms: i64) -> bool {
+        self.above
+            .iter()
+            .any(|point| point.at_ms == at_ms && point.series == *series)
     }
 }
 
@@ -666,6 +696,7 @@ impl View {
                         top_bucket: None,
                         bounds: Vec::new(),
                         from_summaries: false,
+                        above: Vec::new(),
                     });
                     let last = self.panels.len() - 1;
                     &mut self.panels[last]
@@ -675,6 +706,9 @@ impl View {
             panel.from_summaries = panel_delta.from_summaries;
             if let Some(bounds) = &panel_delta.bounds {
                 panel.bounds.clone_from(bounds);
+            }
+            if let Some(above) = &panel_delta.above {
+                panel.above.clone_from(above);
             }
             for series_delta in &panel_delta.series {
                 let position = panel.series.iter().position(|s| s.id == series_delta.id);
@@ -707,6 +741,7 @@ impl View {
                     .points
                     .retain(|Point(time_ms, _)| *time_ms >= start_ms);
             }
+            panel.above.retain(|point| point.at_ms >= start_ms);
         }
     }
 }
@@ -750,6 +785,10 @@ pub struct PanelDelta {
     /// The panel's new `bounds`. Absent: unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bounds: Option<Vec<f64>>,
+    /// The panel's new `above` list, whole. Absent: unchanged (apart from points that left the
+    /// window, which are dropped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub above: Option<Vec<AbovePoint>>,
     /// Series with new or revised points. A series not listed has not changed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub series: Vec<SeriesDelta>,

@@ -142,6 +142,8 @@ fn report(replica: &Replica, at_ms: i64, observations: Vec<Observation>) -> Scra
             observations,
             raw: RawSamples::default(),
             engines: Vec::new(),
+            // Scrapes a second apart (the bench's scrape interval).
+            covered_seconds: Some(1.0),
         }),
     }
 }
@@ -161,11 +163,11 @@ fn main() {
             let mut rng = SmallRng::seed_from_u64(index as u64);
             let gauge_levels = (0..52).map(|_| rng.random_range(1.0..1000.0)).collect();
             Replica {
-                target: TargetLabels {
-                    environment: Arc::from("production"),
-                    deployment: Arc::from(format!("model-{}", index % DEPLOYMENTS)),
-                    replica: Arc::from(format!("replica-{index}")),
-                },
+                target: TargetLabels::exporter(
+                    "production",
+                    &format!("model-{}", index % DEPLOYMENTS),
+                    &format!("replica-{index}"),
+                ),
                 rng,
                 gauge_levels,
             }

@@ -5,7 +5,7 @@
 //! The listening address is not here: like every cargo-leptos app, the server listens where
 //! `LEPTOS_SITE_ADDR` says (default `127.0.0.1:3000`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -41,9 +41,11 @@ pub struct TargetConfig {
     /// Replica label; leave empty for a deployment-level exporter (a router, a platform export).
     #[serde(default)]
     pub replica: String,
-    /// The engine whose adapter table applies (`vllm`, `sglang`, `tgi`, `triton`,
-    /// `torchserve`, `bentoml`, `ray-serve`, `nim`, `dcgm`, `node`, `baseten`, `inferscope`).
-    /// Absent: detected from the page.
+    /// The engine whose adapter table applies (`vllm`, `fastapi`, `sglang`, `tgi`, `triton`,
+    /// `torchserve`, `bentoml`, `ray-serve`, `nim`, `dcgm`, `node`, `baseten`, `inferscope`),
+    /// besides the families any exporter may have (`process_*`, inferscope's names, the FastAPI
+    /// instrumentator's). Absent: detected from the page. Two targets may not share an
+    /// environment, deployment and replica.
     #[serde(default)]
     pub engine: Option<String>,
     /// The replica's process on this host, for CPU, memory and GPU readings. Absent: found by
@@ -605,6 +607,7 @@ impl Config {
         range("max_live_streams", self.max_live_streams, 1, 100_000)?;
         range("worker_threads", self.worker_threads, 0, 1024)?;
         let mut urls = BTreeSet::new();
+        let mut identities: BTreeMap<(&str, &str, &str), usize> = BTreeMap::new();
         for (index, target) in self.targets.iter().enumerate() {
             let field = |name: &str| format!("targets[{index}].{name}");
             check_url(&field("url"), &target.url)?;
@@ -626,6 +629,29 @@ impl Config {
             }
             if !urls.insert(&target.url) {
                 return Err(invalid(&field("url"), &target.url, "is listed twice"));
+            }
+            // Two sources with one identity would overwrite and stale each other's series.
+            let identity = (
+                target.environment.as_str(),
+                target.deployment.as_str(),
+                target.replica.as_str(),
+            );
+            if let Some(first) = identities.insert(identity, index) {
+                let other = &self.targets[first];
+                return Err(invalid(
+                    &field("replica"),
+                    format!("{:?}", target.replica),
+                    format!(
+                        "targets[{first}] ({}) and targets[{index}] ({}) have the same \
+                         environment {:?}, deployment {:?} and replica {:?}; give each its own \
+                         replica",
+                        other.url,
+                        target.url,
+                        target.environment,
+                        target.deployment,
+                        target.replica
+                    ),
+                ));
             }
         }
         for (index, sd) in self.http_sd.iter().enumerate() {
@@ -842,6 +868,18 @@ mod tests {
             &error,
             ConfigError::Invalid { field, .. } if field == "targets[0].url"
         ));
+        let twins = "[[targets]]\nurl = \"http://10.0.0.1:8000/metrics\"\nenvironment = \"p\"\n\
+                     deployment = \"d\"\nreplica = \"r\"\n\
+                     [[targets]]\nurl = \"http://10.0.0.2:8000/metrics\"\nenvironment = \"p\"\n\
+                     deployment = \"d\"\nreplica = \"r\"\n";
+        let error = Config::from_toml(twins, Path::new("x.toml")).expect_err("one identity twice");
+        assert_eq!(
+            error.to_string(),
+            "invalid config value targets[1].replica = \"r\": targets[0] \
+             (http://10.0.0.1:8000/metrics) and targets[1] (http://10.0.0.2:8000/metrics) have \
+             the same environment \"p\", deployment \"d\" and replica \"r\"; give each its own \
+             replica"
+        );
         let error =
             Config::from_toml("scrape_intervall_ms = 5\n", Path::new("x.toml")).expect_err("typo");
         assert!(

@@ -31,7 +31,7 @@ use config::Config;
 use demo::DemoFleet;
 use ingest::adapter::Engine;
 use live::HubSettings;
-use model::TargetLabels;
+use model::{Origin, TargetLabels};
 use query::QuerySettings;
 use scrape::manager::ScrapeManager;
 use scrape::{ScrapeSettings, Target};
@@ -79,18 +79,15 @@ fn host_readers(
 ) -> Vec<JoinHandle<()>> {
     let mut tasks = Vec::new();
     for target in &config.targets {
-        let labels = TargetLabels {
-            environment: Arc::from(target.environment.as_str()),
-            deployment: Arc::from(target.deployment.as_str()),
-            replica: Arc::from(target.replica.as_str()),
-        };
+        let labels =
+            TargetLabels::exporter(&target.environment, &target.deployment, &target.replica);
         let pid = scrape::host::PidSource::for_target(&target.url, target.pid);
         if config.host.processes == config::ReaderMode::Auto
             && let Some(source) = pid.clone()
         {
             let companion = Target {
                 url: format!("host:{}", target.url),
-                labels: labels.clone(),
+                labels: labels.with_origin(Origin::Host),
                 engine: Some(Engine::Inferscope),
             };
             tasks.push(tokio::spawn(scrape::run_loop(
@@ -105,7 +102,7 @@ fn host_readers(
         {
             let companion = Target {
                 url: format!("nvml:{}", target.url),
-                labels,
+                labels: labels.with_origin(Origin::Nvml),
                 engine: Some(Engine::Inferscope),
             };
             let attribution = scrape::nvml::Attribution {
@@ -211,11 +208,11 @@ impl Server {
             .iter()
             .map(|target| Target {
                 url: target.url.clone(),
-                labels: TargetLabels {
-                    environment: Arc::from(target.environment.as_str()),
-                    deployment: Arc::from(target.deployment.as_str()),
-                    replica: Arc::from(target.replica.as_str()),
-                },
+                labels: TargetLabels::exporter(
+                    &target.environment,
+                    &target.deployment,
+                    &target.replica,
+                ),
                 engine: target.engine.as_deref().and_then(Engine::from_name),
             })
             .collect::<BTreeSet<_>>()

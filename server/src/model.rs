@@ -30,13 +30,19 @@ pub enum Signal {
     ReplicasActive,
     /// Replicas started but not ready, gauge.
     ReplicasStarting,
-    /// Time async requests waited in the queue, histogram, seconds.
+    /// Time async requests waited in the queue, histogram, seconds. Only requests submitted
+    /// to an async endpoint: an engine's own scheduler queue is [`Signal::EngineQueueSeconds`].
     AsyncQueueSeconds,
-    /// Async requests waiting, gauge.
+    /// Async requests waiting, gauge (the async endpoint's queue, not the engine's scheduler).
     AsyncQueueSize,
-    /// CPU time used, counter, seconds.
+    /// Time requests waited in the engine's scheduler queue before it started on them
+    /// (vLLM's `request_queue_time_seconds`, TGI's queue duration, Triton's queue time),
+    /// histogram, seconds.
+    EngineQueueSeconds,
+    /// CPU time used, counter, seconds; detail: none for the replica (or host) as a whole,
+    /// [`DETAIL_PROCESS`] for what an exporter says of its own process alone.
     CpuSeconds,
-    /// Memory working set, gauge, bytes.
+    /// Memory working set, gauge, bytes; detail as for [`Signal::CpuSeconds`].
     MemoryWorkingSetBytes,
     /// GPU utilisation, gauge, ratio 0–1; detail label: the GPU index.
     GpuUtilization,
@@ -46,10 +52,22 @@ pub enum Signal {
     GpuMemoryTotalBytes,
     /// Share of the engine's KV cache in use, gauge, ratio 0–1.
     KvCacheUsage,
-    /// The host's memory in all, gauge, bytes (to derive memory used).
+    /// The host's memory in all, gauge, bytes (only to derive memory used; not stored).
     HostMemoryTotalBytes,
-    /// The host's memory available, gauge, bytes (to derive memory used).
+    /// The host's memory available, gauge, bytes (only to derive memory used; not stored).
     HostMemoryAvailableBytes,
+    /// The host's free memory, gauge, bytes (only to derive what is available on kernels
+    /// without `MemAvailable`; not stored).
+    HostMemoryFreeBytes,
+    /// The host's buffer memory, gauge, bytes (as above).
+    HostMemoryBuffersBytes,
+    /// The host's page cache, gauge, bytes (as above).
+    HostMemoryCachedBytes,
+    /// GPU memory free, gauge, bytes; detail label: the GPU (only to derive the total where an
+    /// exporter does not report it, as DCGM's default counters do not; not stored).
+    GpuMemoryFreeBytes,
+    /// GPU memory reserved by the driver, gauge, bytes; detail label: the GPU (as above).
+    GpuMemoryReservedBytes,
     /// Whether the last scrape of the target succeeded (1) or not (0), gauge, recorded by the
     /// scrape loop itself.
     Up,
@@ -58,6 +76,69 @@ pub enum Signal {
     /// One of the deployment's autoscaler settings, gauge; detail label: the setting's name
     /// (`min_replicas`, `scale_down_delay_seconds`, … — `autoscale::SETTING_NAMES`).
     AutoscalerSetting,
+    /// The time a scrape's counter increments span: the seconds since the target's previous
+    /// good scrape, counter, recorded with every good scrape that is not a new baseline (the
+    /// first one, or the first after a gap longer than the rate window, gets a stale marker
+    /// instead). A rate is the increments in a window divided by this over the same window.
+    CoveredSeconds,
+}
+
+impl Signal {
+    /// Signals read from a page only to compute others ([`crate::ingest::adapter::DERIVED`]);
+    /// they are not stored.
+    pub fn page_only(self) -> bool {
+        matches!(
+            self,
+            Signal::HostMemoryTotalBytes
+                | Signal::HostMemoryAvailableBytes
+                | Signal::HostMemoryFreeBytes
+                | Signal::HostMemoryBuffersBytes
+                | Signal::HostMemoryCachedBytes
+                | Signal::GpuMemoryFreeBytes
+                | Signal::GpuMemoryReservedBytes
+        )
+    }
+}
+
+/// A rate's window is this many scrape intervals (or a step, when that is longer); a gap in a
+/// target's scrapes longer than this many intervals starts its counters from a new baseline.
+pub const RATE_WINDOW_SCRAPES: i64 = 5;
+
+/// The detail of a latency or size signal fed by cumulative counters rather than a histogram
+/// (Triton's `*_duration_us`, a summary without quantiles): the total of the observations.
+pub const DETAIL_SUM: &str = "sum";
+
+/// The detail of a latency or size signal fed by cumulative counters: the number of
+/// observations (with [`DETAIL_SUM`], the mean).
+pub const DETAIL_COUNT: &str = "count";
+
+/// The detail of CPU and memory an exporter reports of its own process alone (the standard
+/// `process_*` families), as opposed to the replica or host as a whole.
+pub const DETAIL_PROCESS: &str = "process";
+
+/// Which reader produced a target's series. A target's own page and the readers inferscope
+/// runs beside it on this host (its process tree, its GPUs) are separate sources: they never
+/// overwrite or stale each other's series.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Origin {
+    /// The exporter's own `/metrics` page.
+    #[default]
+    Exporter,
+    /// inferscope's reading of the replica's processes (`/proc`, cgroup v2).
+    Host,
+    /// inferscope's reading of the replica's GPUs through NVML.
+    Nvml,
+}
+
+impl Origin {
+    /// How the targets page and logs name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Origin::Exporter => "exporter",
+            Origin::Host => "host",
+            Origin::Nvml => "nvml",
+        }
+    }
 }
 
 /// Where a series comes from: the labels every target carries.
@@ -69,6 +150,28 @@ pub struct TargetLabels {
     pub deployment: Arc<str>,
     /// Replica; empty for a deployment-level exporter (a router, a platform export).
     pub replica: Arc<str>,
+    /// Which reader: the exporter's page, or one of inferscope's own beside it.
+    pub origin: Origin,
+}
+
+impl TargetLabels {
+    /// The labels of a target's own page.
+    pub fn exporter(environment: &str, deployment: &str, replica: &str) -> TargetLabels {
+        TargetLabels {
+            environment: Arc::from(environment),
+            deployment: Arc::from(deployment),
+            replica: Arc::from(replica),
+            origin: Origin::Exporter,
+        }
+    }
+
+    /// The same replica, read by another reader.
+    pub fn with_origin(&self, origin: Origin) -> TargetLabels {
+        TargetLabels {
+            origin,
+            ..self.clone()
+        }
+    }
 }
 
 /// The detail that splits a signal into several series (status code, state, GPU index).

@@ -173,20 +173,79 @@ async fn query_results_match_the_requests_sent() {
     assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 6);
     assert_eq!(statuses.iter().filter(|s| **s == 422).count(), 4);
 
-    // The query API counts exactly what was sent, by status class.
-    let view: View = common::eventually(Duration::from_secs(15), "all requests counted", || {
-        let client = client.clone();
-        let url = format!("{base}/api/v1/view?environment=test&deployment=echo&range=5m");
+    // The store holds exactly what was sent, by status code.
+    let store = server.store.clone();
+    let by_code = move || {
+        let store = store.clone();
         async move {
-            let view: View = client.get(url).send().await.ok()?.json().await.ok()?;
-            let total = counted(&view, SeriesId::Status2xx) + counted(&view, SeriesId::Status4xx);
-            ((total - 50.0).abs() < 1e-6).then_some(view)
+            store
+                .read(|store| {
+                    let mut counts = std::collections::BTreeMap::new();
+                    for (key, samples) in store.series(Signal::Requests) {
+                        if &*key.target.deployment != "echo" {
+                            continue;
+                        }
+                        if let Samples::Counter(series) = samples {
+                            let sent: f64 = series.iter().filter_map(|(_, v)| v).sum();
+                            *counts
+                                .entry(key.detail.as_deref().unwrap_or("").to_owned())
+                                .or_insert(0.0) += sent;
+                        }
+                    }
+                    counts
+                })
+                .await
+        }
+    };
+    common::eventually(Duration::from_secs(15), "all requests stored", || {
+        let counts = by_code();
+        async move {
+            let counts = counts.await.ok()?;
+            (counts.values().sum::<f64>() == 50.0).then_some(())
         }
     })
     .await;
+    let counts = by_code().await.expect("store answers");
+    assert_eq!(counts.get("200"), Some(&40.0), "{counts:?}");
+    assert_eq!(counts.get("400"), Some(&6.0), "{counts:?}");
+    assert_eq!(counts.get("422"), Some(&4.0), "{counts:?}");
+    // And the query API's rates, over windows as long as the step, add back up to them once
+    // every window that holds a request has closed: each window divides by the seconds its
+    // scrapes spanned, a step give or take the scrapes' jitter of a few milliseconds (the
+    // newest, still open window spans less, and shows the rate so far).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let view: View = client
+        .get(format!(
+            "{base}/api/v1/view?environment=test&deployment=echo&range=5m"
+        ))
+        .send()
+        .await
+        .expect("view")
+        .json()
+        .await
+        .expect("view JSON");
     assert_eq!(view.step_ms, 1000);
-    assert!((counted(&view, SeriesId::Status2xx) - 40.0).abs() < 1e-6);
-    assert!((counted(&view, SeriesId::Status4xx) - 10.0).abs() < 1e-6);
+    let near = |got: f64, sent: f64| (got - sent).abs() <= 0.02 * sent;
+    let points = |id: SeriesId| {
+        view.panel(PanelId::InferenceVolume)
+            .and_then(|panel| panel.series(&id))
+            .map(|series| {
+                let shown: Vec<_> = series.points.iter().filter(|p| p.1.is_some()).collect();
+                format!("{shown:?}")
+            })
+            .unwrap_or_default()
+    };
+    assert!(
+        near(counted(&view, SeriesId::Status2xx), 40.0),
+        "{} from {}",
+        counted(&view, SeriesId::Status2xx),
+        points(SeriesId::Status2xx)
+    );
+    assert!(
+        near(counted(&view, SeriesId::Status4xx), 10.0),
+        "{}",
+        counted(&view, SeriesId::Status4xx)
+    );
     assert_eq!(counted(&view, SeriesId::Status5xx), 0.0);
     let replicas = view.panel(PanelId::Replicas).expect("replicas panel");
     let active = replicas.series(&SeriesId::Active).expect("active series");

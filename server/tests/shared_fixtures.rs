@@ -84,7 +84,7 @@ fn every_real_exporter_page_parses_completely() {
         let limits = IngestLimits::GENEROUS;
         for _ in 0..2 {
             let output = ingestor
-                .ingest(&text, Format::Prometheus, limits)
+                .ingest(&text, Format::Prometheus, limits, 0)
                 .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
             assert_eq!(output.samples, sample_lines);
         }

@@ -66,6 +66,7 @@ pub fn family_panel(view: &FamilyView) -> Panel {
         top_bucket: None,
         bounds: Vec::new(),
         from_summaries: false,
+        above: Vec::new(),
     }
 }
 

@@ -49,6 +49,7 @@ pub fn comparison(id: PanelId, lines: [(SeriesId, &[Point]); 3]) -> Panel {
         top_bucket: None,
         bounds: Vec::new(),
         from_summaries: false,
+        above: Vec::new(),
     }
 }
 

@@ -220,7 +220,12 @@ mod tests {
             page
         };
         ingestor
-            .ingest(&render(&histogram, &requests), Format::Prometheus, limits)
+            .ingest(
+                &render(&histogram, &requests),
+                Format::Prometheus,
+                limits,
+                0,
+            )
             .expect("valid page");
         for value in [0.05, 0.5, 5.0] {
             histogram.observe(value);
@@ -229,7 +234,12 @@ mod tests {
         requests.record(200);
         requests.record(503);
         let output = ingestor
-            .ingest(&render(&histogram, &requests), Format::Prometheus, limits)
+            .ingest(
+                &render(&histogram, &requests),
+                Format::Prometheus,
+                limits,
+                0,
+            )
             .expect("valid page");
         let histogram = output
             .observations

@@ -10,7 +10,7 @@
 use std::sync::LazyLock;
 
 use crate::hashing::FastMap;
-use crate::model::Signal;
+use crate::model::{DETAIL_COUNT, DETAIL_PROCESS, DETAIL_SUM, Signal};
 
 /// The exporter a family comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -21,6 +21,9 @@ pub enum Engine {
     HostedPlatform,
     /// vLLM (v0 and v1 names), also as re-exported by Ray Serve LLM (`ray_vllm:`).
     Vllm,
+    /// prometheus-fastapi-instrumentator's `http_*` families (vLLM's API server, FastAPI model
+    /// servers).
+    FastApi,
     /// NVIDIA NIM for LLMs (vLLM-style names without a prefix).
     Nim,
     /// SGLang.
@@ -45,10 +48,11 @@ pub enum Engine {
 
 impl Engine {
     /// Every engine, in the order their tables are listed.
-    pub const ALL: [Engine; 13] = [
+    pub const ALL: [Engine; 14] = [
         Engine::Inferscope,
         Engine::HostedPlatform,
         Engine::Vllm,
+        Engine::FastApi,
         Engine::Nim,
         Engine::Sglang,
         Engine::Tgi,
@@ -67,6 +71,7 @@ impl Engine {
             Engine::Inferscope => "inferscope",
             Engine::HostedPlatform => "baseten",
             Engine::Vllm => "vllm",
+            Engine::FastApi => "fastapi",
             Engine::Nim => "nim",
             Engine::Sglang => "sglang",
             Engine::Tgi => "tgi",
@@ -117,6 +122,66 @@ pub enum DetailFrom {
     ),
 }
 
+/// Which samples of a family a row takes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SampleFilter {
+    /// Every sample.
+    All,
+    /// All but those whose label has one of these values (a value ending in `*` is a prefix).
+    Skip(&'static str, &'static [&'static str]),
+    /// Only those whose label has one of these values (a value ending in `*` is a prefix).
+    Only(&'static str, &'static [&'static str]),
+}
+
+/// Whether `value` is one of `patterns` (a pattern ending in `*` matches what it begins).
+fn listed(patterns: &[&str], value: &str) -> bool {
+    patterns
+        .iter()
+        .any(|pattern| match pattern.strip_suffix('*') {
+            Some(prefix) => value.starts_with(prefix),
+            None => *pattern == value,
+        })
+}
+
+impl SampleFilter {
+    /// Whether a sample with this value of the filter's label (if any) is taken.
+    pub fn takes(&self, value_of: impl Fn(&str) -> Option<String>) -> bool {
+        match self {
+            SampleFilter::All => true,
+            SampleFilter::Skip(label, values) => {
+                value_of(label).is_none_or(|value| !listed(values, &value))
+            }
+            SampleFilter::Only(label, values) => {
+                value_of(label).is_some_and(|value| listed(values, &value))
+            }
+        }
+    }
+}
+
+/// When a row applies, by the other engines whose families are on the same page. A family
+/// that several servers share (the FastAPI instrumentator's `http_requests_total`) can mean
+/// something else beside an engine that counts the same requests itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum When {
+    /// On every page.
+    Always,
+    /// Only beside this engine's families.
+    With(Engine),
+    /// Only where this engine's families are absent.
+    Without(Engine),
+}
+
+impl When {
+    /// Whether the row applies on a page with these engines.
+    pub fn holds(&self, engines: &std::collections::BTreeSet<Engine>) -> bool {
+        match self {
+            When::Always => true,
+            When::With(engine) => engines.contains(engine),
+            When::Without(engine) => !engines.contains(engine),
+        }
+    }
+}
+
 /// One row of an adapter table.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FamilyRule {
@@ -135,8 +200,13 @@ pub struct FamilyRule {
     pub detail: DetailFrom,
     /// Preference among families feeding the same signal on one page: lower wins.
     pub rank: u8,
-    /// Samples whose label has this value are ignored (node_exporter's idle CPU).
-    pub skip: Option<(&'static str, &'static str)>,
+    /// Which of the family's samples feed the signal (by one label's value).
+    pub samples: SampleFilter,
+    /// When the row applies, by the other engines on the same page.
+    pub when: When,
+    /// For a summary: its `_sum` and `_count` feed the signal too (details `sum` and `count`),
+    /// so a summary without quantiles still gives a mean.
+    pub mean: bool,
 }
 
 use DetailFrom::{Fixed, Label, Mapped};
@@ -153,7 +223,9 @@ fn row(engine: Engine, family: &str, kind: FamilyKind, signal: Signal) -> Family
         scale: 1.0,
         detail: DetailFrom::None,
         rank: 1,
-        skip: None,
+        samples: SampleFilter::All,
+        when: When::Always,
+        mean: false,
     }
 }
 
@@ -173,8 +245,32 @@ impl FamilyRule {
         self
     }
 
-    fn skip(mut self, label: &'static str, value: &'static str) -> FamilyRule {
-        self.skip = Some((label, value));
+    /// Ignores samples whose `label` has one of these values (node_exporter's idle CPU).
+    fn skip(mut self, label: &'static str, values: &'static [&'static str]) -> FamilyRule {
+        self.samples = SampleFilter::Skip(label, values);
+        self
+    }
+
+    /// Takes only samples whose `label` has one of these values.
+    fn only(mut self, label: &'static str, values: &'static [&'static str]) -> FamilyRule {
+        self.samples = SampleFilter::Only(label, values);
+        self
+    }
+
+    /// Applies only when the page also has this engine's families.
+    fn with_engine(mut self, engine: Engine) -> FamilyRule {
+        self.when = When::With(engine);
+        self
+    }
+
+    /// Applies only when the page has none of this engine's families.
+    fn without_engine(mut self, engine: Engine) -> FamilyRule {
+        self.when = When::Without(engine);
+        self
+    }
+
+    fn with_mean(mut self) -> FamilyRule {
+        self.mean = true;
         self
     }
 }
@@ -406,10 +502,27 @@ fn own_and_platform() -> Vec<FamilyRule> {
     ]
 }
 
-/// vLLM's families under a prefix (`vllm:`, Ray Serve LLM's `ray_vllm:`, none for NIM).
+/// vLLM's `finished_reason` as an outcome. vLLM counts every request its engine finished in
+/// `request_success_total`, whatever the reason (v0.34.0 `vllm/v1/engine/__init__.py:37`,
+/// `vllm/v1/metrics/loggers.py:808-820`): `stop`, `length` and `repetition` are answered 200
+/// with that finish reason; `error` is "always converted to 500 Internal Server Error"; `abort`
+/// is counted only when the engine drops work itself (pause, shutdown), which is the server's
+/// doing: 503. A client's disconnect is never counted there. A reason added later reads as a
+/// finished answer.
+const VLLM_FINISHED: &[(&str, &str)] = &[
+    ("stop", "200"),
+    ("length", "200"),
+    ("repetition", "200"),
+    ("error", "500"),
+    ("abort", "503"),
+];
+
+/// vLLM's families under a prefix (`vllm:`, Ray Serve LLM's `ray_vllm:`; NIM 1.x's unprefixed
+/// names), as vLLM v0.34.0 declares them in `vllm/v1/metrics/loggers.py` (the v0 engine's
+/// `vllm/engine/metrics.py` @0.6.6 for the renamed ones).
 fn vllm_style(engine: Engine, prefix: &str) -> Vec<FamilyRule> {
     let name = |suffix: &str| format!("{prefix}{suffix}");
-    vec![
+    let mut rows = vec![
         row(
             engine,
             &name("e2e_request_latency_seconds"),
@@ -428,11 +541,12 @@ fn vllm_style(engine: Engine, prefix: &str) -> Vec<FamilyRule> {
             Histogram,
             Signal::TimeToFirstByteSeconds,
         ),
+        // "Time spent in WAITING phase": the engine's scheduler queue, not an async queue.
         row(
             engine,
             &name("request_queue_time_seconds"),
             Histogram,
-            Signal::AsyncQueueSeconds,
+            Signal::EngineQueueSeconds,
         ),
         row(
             engine,
@@ -448,20 +562,6 @@ fn vllm_style(engine: Engine, prefix: &str) -> Vec<FamilyRule> {
         ),
         row(
             engine,
-            &name("request_success_total"),
-            Counter,
-            Signal::Requests,
-        )
-        .detail(Fixed("200")),
-        row(
-            engine,
-            &name("request_failure_total"),
-            Counter,
-            Signal::Requests,
-        )
-        .detail(Fixed("500")),
-        row(
-            engine,
             &name("num_requests_running"),
             Gauge,
             Signal::ConcurrentRequests,
@@ -474,13 +574,8 @@ fn vllm_style(engine: Engine, prefix: &str) -> Vec<FamilyRule> {
             Signal::ConcurrentRequests,
         )
         .detail(Fixed("queued")),
-        row(
-            engine,
-            &name("num_requests_waiting"),
-            Gauge,
-            Signal::AsyncQueueSize,
-        ),
-        // v1 renamed the cache gauge; when a page has both, the new name wins.
+        // v0.9.2 renamed the cache gauge (the old name was removed in v0.12.0); when a page has
+        // both, the new name wins.
         row(
             engine,
             &name("kv_cache_usage_perc"),
@@ -495,78 +590,271 @@ fn vllm_style(engine: Engine, prefix: &str) -> Vec<FamilyRule> {
             Signal::KvCacheUsage,
         )
         .rank(1),
+    ];
+    if engine == Engine::Nim {
+        // NIM 1.x (a v0 engine): `request_finish_total{finished_reason}` is the per-reason
+        // count; `request_success_total` (stop + length) and `request_failure_total` (the rest)
+        // have no reason label and stand in only where it is absent.
+        rows.extend([
+            row(engine, "request_finish_total", Counter, Signal::Requests).detail(Mapped(
+                "finished_reason",
+                VLLM_FINISHED,
+                "200",
+            )),
+            row(engine, "request_success_total", Counter, Signal::Requests)
+                .detail(Fixed("200"))
+                .rank(2),
+            row(engine, "request_failure_total", Counter, Signal::Requests)
+                .detail(Fixed("500"))
+                .rank(2),
+        ]);
+    } else {
+        rows.extend([
+            row(
+                engine,
+                &name("request_success_total"),
+                Counter,
+                Signal::Requests,
+            )
+            .detail(Mapped("finished_reason", VLLM_FINISHED, "200")),
+            // Requests the front end refused because its queue was full (HTTP 503); the engine
+            // never saw them (v0.33+).
+            row(
+                engine,
+                &name("admission_rejections_total"),
+                Counter,
+                Signal::Requests,
+            )
+            .detail(Fixed("503")),
+        ]);
+    }
+    rows
+}
+
+/// prometheus-fastapi-instrumentator's default families (v8.0.2 `metrics.py:616-828`), which
+/// vLLM's OpenAI-compatible server and many custom FastAPI model servers export. Status codes
+/// are grouped into classes (`2xx`); sizes are summaries without quantiles (means only).
+fn fastapi_instrumentator() -> Vec<FamilyRule> {
+    use Engine::{FastApi, Vllm};
+    vec![
+        // Beside vLLM's engine counters only the refusals the engine never saw are added:
+        // client errors (validation, unknown model). A streamed answer is 2xx at the HTTP layer
+        // whatever happened after its first byte, and a non-streamed 5xx is also an engine
+        // `error`, so those come from the engine (v0.34.0 `entrypoints/.../api_utils.py`).
+        row(FastApi, "http_requests_total", Counter, Signal::Requests)
+            .detail(Label("status"))
+            .only("status", &["4xx"])
+            .with_engine(Vllm),
+        row(FastApi, "http_requests_total", Counter, Signal::Requests)
+            .detail(Label("status"))
+            .without_engine(Vllm)
+            .rank(2),
+        row(
+            FastApi,
+            "http_request_duration_highr_seconds",
+            Histogram,
+            Signal::EndToEndSeconds,
+        )
+        .rank(2),
+        row(
+            FastApi,
+            "http_request_size_bytes",
+            Summary,
+            Signal::RequestSizeBytes,
+        )
+        .with_mean()
+        .rank(2),
+        // A streamed response has no Content-Length and is observed as 0 bytes; vLLM streams.
+        row(
+            FastApi,
+            "http_response_size_bytes",
+            Summary,
+            Signal::ResponseSizeBytes,
+        )
+        .with_mean()
+        .without_engine(Vllm)
+        .rank(2),
     ]
 }
 
-fn other_engines() -> Vec<FamilyRule> {
-    use Engine::{BentoMl, Dcgm, NodeExporter, Process, RayServe, Sglang, Tgi, TorchServe, Triton};
-    const MICROS: f64 = 1e-6;
-    const MILLIS: f64 = 1e-3;
+/// The endpoints that serve inference in SGLang 0.5.23 (`srt/entrypoints/http_server.py`).
+const SGLANG_INFERENCE_ENDPOINTS: &[&str] = &[
+    "/generate",
+    "/encode",
+    "/classify",
+    "/v1/chat/completions",
+    "/v1/completions",
+    "/v1/embeddings",
+    "/v1/rerank",
+    "/v1/score",
+    "/v1/responses",
+];
+
+/// SGLang's families (0.5.23 `srt/observability/metrics_collector.py`,
+/// `srt/observability/http_request_metrics.py`), under `sglang:` and under `sglang_`, which
+/// prometheus_client writes when a scraper negotiates OpenMetrics without UTF-8 names.
+fn sglang(prefix: &str) -> Vec<FamilyRule> {
+    use Engine::Sglang;
+    let name = |suffix: &str| format!("{prefix}{suffix}");
     vec![
-        // SGLang.
         row(
             Sglang,
-            "sglang:e2e_request_latency_seconds",
+            &name("e2e_request_latency_seconds"),
             Histogram,
             Signal::EndToEndSeconds,
         ),
         row(
             Sglang,
-            "sglang:time_to_first_token_seconds",
+            &name("time_to_first_token_seconds"),
             Histogram,
             Signal::TimeToFirstByteSeconds,
         ),
+        // The scheduler's waiting queue until the first forward pass.
         row(
             Sglang,
-            "sglang:queue_time_seconds",
+            &name("queue_time_seconds"),
             Histogram,
-            Signal::AsyncQueueSeconds,
+            Signal::EngineQueueSeconds,
         ),
         row(
             Sglang,
-            "sglang:prompt_tokens_histogram",
+            &name("prompt_tokens_histogram"),
             Histogram,
             Signal::PromptTokens,
         ),
         row(
             Sglang,
-            "sglang:generation_tokens_histogram",
+            &name("generation_tokens_histogram"),
             Histogram,
             Signal::GenerationTokens,
         ),
+        // HTTP statuses as answered, on the inference endpoints only (scrapes and health
+        // checks are counted there too).
         row(
             Sglang,
-            "sglang:num_requests_total",
+            &name("http_responses_total"),
             Counter,
             Signal::Requests,
         )
-        .detail(Fixed("200")),
+        .detail(Label("status_code"))
+        .only("endpoint", SGLANG_INFERENCE_ENDPOINTS),
+        // Without the HTTP families (before they existed): finished requests, and aborts —
+        // client disconnects and explicit aborts (`TokenizerManager.abort_request`).
         row(
             Sglang,
-            "sglang:num_running_reqs",
+            &name("num_requests_total"),
+            Counter,
+            Signal::Requests,
+        )
+        .detail(Fixed("200"))
+        .rank(2),
+        row(
+            Sglang,
+            &name("num_aborted_requests_total"),
+            Counter,
+            Signal::Requests,
+        )
+        .detail(Fixed("499"))
+        .rank(2),
+        row(
+            Sglang,
+            &name("num_running_reqs"),
             Gauge,
             Signal::ConcurrentRequests,
         )
         .detail(Fixed("in_progress")),
         row(
             Sglang,
-            "sglang:num_queue_reqs",
+            &name("num_queue_reqs"),
             Gauge,
             Signal::ConcurrentRequests,
         )
-        .detail(Fixed("queued")),
-        row(
-            Sglang,
-            "sglang:num_queue_reqs",
-            Gauge,
-            Signal::AsyncQueueSize,
-        ),
-        row(Sglang, "sglang:token_usage", Gauge, Signal::KvCacheUsage),
-        // Text Generation Inference.
+        .detail(Fixed("queued"))
+        // With priority scheduling each priority has a series beside the total (`""`).
+        .skip("priority", PRIORITY_VALUES),
+        row(Sglang, &name("token_usage"), Gauge, Signal::KvCacheUsage),
+    ]
+}
+
+/// SGLang's per-priority queue series (`priority="<n>"`); the total has `priority=""` or none.
+const PRIORITY_VALUES: &[&str] = &[
+    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "-1", "-2", "-3", "-4", "-5",
+];
+
+/// gRPC status names as HTTP codes (the google.rpc convention, with Ray Serve's own HTTP twins
+/// where it has one: back-pressure 503, timeout 408, cancel 499). Ray 2.49 writes
+/// `StatusCode.OK`, Ray 2.60 `OK`. Never classed by a first digit.
+const GRPC_STATUS: &[(&str, &str)] = &[
+    ("OK", "200"),
+    ("StatusCode.OK", "200"),
+    ("CANCELLED", "499"),
+    ("StatusCode.CANCELLED", "499"),
+    ("UNKNOWN", "500"),
+    ("StatusCode.UNKNOWN", "500"),
+    ("INVALID_ARGUMENT", "400"),
+    ("StatusCode.INVALID_ARGUMENT", "400"),
+    ("DEADLINE_EXCEEDED", "408"),
+    ("StatusCode.DEADLINE_EXCEEDED", "408"),
+    ("NOT_FOUND", "404"),
+    ("StatusCode.NOT_FOUND", "404"),
+    ("ALREADY_EXISTS", "409"),
+    ("StatusCode.ALREADY_EXISTS", "409"),
+    ("PERMISSION_DENIED", "403"),
+    ("StatusCode.PERMISSION_DENIED", "403"),
+    ("RESOURCE_EXHAUSTED", "503"),
+    ("StatusCode.RESOURCE_EXHAUSTED", "503"),
+    ("FAILED_PRECONDITION", "400"),
+    ("StatusCode.FAILED_PRECONDITION", "400"),
+    ("ABORTED", "409"),
+    ("StatusCode.ABORTED", "409"),
+    ("OUT_OF_RANGE", "400"),
+    ("StatusCode.OUT_OF_RANGE", "400"),
+    ("UNIMPLEMENTED", "501"),
+    ("StatusCode.UNIMPLEMENTED", "501"),
+    ("INTERNAL", "500"),
+    ("StatusCode.INTERNAL", "500"),
+    ("UNAVAILABLE", "503"),
+    ("StatusCode.UNAVAILABLE", "503"),
+    ("DATA_LOSS", "500"),
+    ("StatusCode.DATA_LOSS", "500"),
+    ("UNAUTHENTICATED", "401"),
+    ("StatusCode.UNAUTHENTICATED", "401"),
+];
+
+/// TGI's `tgi_request_failure{err}` as the HTTP code TGI answers (v3.3.7 `router/src/server.rs:
+/// 2404-2426`, `router/src/infer/mod.rs`): validation and template errors 422, overloaded 429,
+/// a shard's generation error 424, an incomplete generation 500; `dropped` counts a client that
+/// went away (no answer: 499, as a proxy logs it). A value added later reads as a server error.
+const TGI_FAILURE: &[(&str, &str)] = &[
+    ("validation", "422"),
+    ("template", "422"),
+    ("overloaded", "429"),
+    ("generation", "424"),
+    ("incomplete", "500"),
+    ("dropped", "499"),
+];
+
+/// Triton's `nv_inference_request_failure{reason}` (core r26.06 `src/infer_stats.cc`; server
+/// v2.71.0 `src/http_server.cc:101-124`): REJECTED is a scheduler timeout (UNAVAILABLE, 503),
+/// CANCELED a cancellation (499: the client's), BACKEND and OTHER the backend's or core's
+/// errors (500). Before 24.07 the family has no `reason`: 500.
+const TRITON_FAILURE: &[(&str, &str)] = &[
+    ("REJECTED", "503"),
+    ("CANCELED", "499"),
+    ("BACKEND", "500"),
+    ("OTHER", "500"),
+];
+
+fn other_engines() -> Vec<FamilyRule> {
+    use Engine::{BentoMl, Dcgm, NodeExporter, Process, RayServe, Tgi, TorchServe, Triton};
+    const MICROS: f64 = 1e-6;
+    const MILLIS: f64 = 1e-3;
+    vec![
+        // Text Generation Inference (v3.3.7): no HTTP status family; outcomes by counter.
         row(Tgi, "tgi_request_success", Counter, Signal::Requests).detail(Fixed("200")),
         row(Tgi, "tgi_request_failure", Counter, Signal::Requests).detail(Mapped(
             "err",
-            &[("validation", "422"), ("overloaded", "429")],
+            TGI_FAILURE,
             "500",
         )),
         row(
@@ -581,11 +869,12 @@ fn other_engines() -> Vec<FamilyRule> {
             Histogram,
             Signal::InferenceSeconds,
         ),
+        // The router's queue until the request's batch is first scheduled.
         row(
             Tgi,
             "tgi_request_queue_duration",
             Histogram,
-            Signal::AsyncQueueSeconds,
+            Signal::EngineQueueSeconds,
         ),
         row(
             Tgi,
@@ -607,8 +896,10 @@ fn other_engines() -> Vec<FamilyRule> {
         )
         .detail(Fixed("in_progress")),
         row(Tgi, "tgi_queue_size", Gauge, Signal::ConcurrentRequests).detail(Fixed("queued")),
-        row(Tgi, "tgi_queue_size", Gauge, Signal::AsyncQueueSize),
-        // Triton: durations are microsecond summaries.
+        // Triton (v2.71.0): cumulative microsecond counters by default (their mean is the
+        // total over the successes, which is all they add up); summaries and the first-response
+        // histogram only when enabled (`--metrics-config summary_latencies=true`,
+        // `histogram_latencies=true`).
         row(
             Triton,
             "nv_inference_request_success",
@@ -622,7 +913,52 @@ fn other_engines() -> Vec<FamilyRule> {
             Counter,
             Signal::Requests,
         )
-        .detail(Fixed("500")),
+        .detail(Mapped("reason", TRITON_FAILURE, "500")),
+        row(
+            Triton,
+            "nv_inference_request_duration_us",
+            Counter,
+            Signal::EndToEndSeconds,
+        )
+        .scale(MICROS)
+        .detail(Fixed(DETAIL_SUM)),
+        row(
+            Triton,
+            "nv_inference_request_success",
+            Counter,
+            Signal::EndToEndSeconds,
+        )
+        .detail(Fixed(DETAIL_COUNT)),
+        row(
+            Triton,
+            "nv_inference_compute_infer_duration_us",
+            Counter,
+            Signal::InferenceSeconds,
+        )
+        .scale(MICROS)
+        .detail(Fixed(DETAIL_SUM)),
+        row(
+            Triton,
+            "nv_inference_request_success",
+            Counter,
+            Signal::InferenceSeconds,
+        )
+        .detail(Fixed(DETAIL_COUNT)),
+        row(
+            Triton,
+            "nv_inference_queue_duration_us",
+            Counter,
+            Signal::EngineQueueSeconds,
+        )
+        .scale(MICROS)
+        .detail(Fixed(DETAIL_SUM)),
+        row(
+            Triton,
+            "nv_inference_request_success",
+            Counter,
+            Signal::EngineQueueSeconds,
+        )
+        .detail(Fixed(DETAIL_COUNT)),
         row(
             Triton,
             "nv_inference_request_summary_us",
@@ -641,9 +977,16 @@ fn other_engines() -> Vec<FamilyRule> {
             Triton,
             "nv_inference_queue_summary_us",
             Summary,
-            Signal::AsyncQueueSeconds,
+            Signal::EngineQueueSeconds,
         )
         .scale(MICROS),
+        row(
+            Triton,
+            "nv_inference_first_response_histogram_ms",
+            Histogram,
+            Signal::TimeToFirstByteSeconds,
+        )
+        .scale(MILLIS),
         row(
             Triton,
             "nv_inference_pending_request_count",
@@ -651,6 +994,7 @@ fn other_engines() -> Vec<FamilyRule> {
             Signal::ConcurrentRequests,
         )
         .detail(Fixed("queued")),
+        // A ratio 0–1 ("GPU utilization rate [0.0 - 1.0)"), memory in bytes.
         row(Triton, "nv_gpu_utilization", Gauge, Signal::GpuUtilization).detail(Label("gpu_uuid")),
         row(
             Triton,
@@ -666,7 +1010,8 @@ fn other_engines() -> Vec<FamilyRule> {
             Signal::GpuMemoryTotalBytes,
         )
         .detail(Label("gpu_uuid")),
-        // TorchServe: status classes are counters of their own; GPU in percent and MiB.
+        // TorchServe (v0.12.0): status classes are counters of their own (Requests5XX counts
+        // every code that is neither 2xx nor 4xx); GPU in percent and MiB.
         row(TorchServe, "Requests2XX", Counter, Signal::Requests).detail(Fixed("2xx")),
         row(TorchServe, "Requests4XX", Counter, Signal::Requests).detail(Fixed("4xx")),
         row(TorchServe, "Requests5XX", Counter, Signal::Requests).detail(Fixed("5xx")),
@@ -689,28 +1034,58 @@ fn other_engines() -> Vec<FamilyRule> {
         )
         .scale(MIB)
         .rank(2),
-        // BentoML.
+        // BentoML: `bentoml_service_*` for 1.2+ services, `bentoml_api_server_*` for 1.0.6–1.1
+        // and legacy services (v1.4.38 `_internal/server/http/instruments.py`). Health probes
+        // and the docs are counted too; they are left out.
         row(
             BentoMl,
             "bentoml_service_request_total",
             Counter,
             Signal::Requests,
         )
-        .detail(Label("http_response_code")),
+        .detail(Label("http_response_code"))
+        .skip("endpoint", BENTOML_NOT_INFERENCE),
         row(
             BentoMl,
             "bentoml_service_request_duration_seconds",
             Histogram,
             Signal::EndToEndSeconds,
-        ),
+        )
+        .skip("endpoint", BENTOML_NOT_INFERENCE),
         row(
             BentoMl,
             "bentoml_service_request_in_progress",
             Gauge,
             Signal::ConcurrentRequests,
         )
-        .detail(Fixed("in_progress")),
-        // Ray Serve: milliseconds; counters with and without `_total` across versions.
+        .detail(Fixed("in_progress"))
+        .skip("endpoint", BENTOML_NOT_INFERENCE),
+        row(
+            BentoMl,
+            "bentoml_api_server_request_total",
+            Counter,
+            Signal::Requests,
+        )
+        .detail(Label("http_response_code"))
+        .skip("endpoint", BENTOML_NOT_INFERENCE),
+        row(
+            BentoMl,
+            "bentoml_api_server_request_duration_seconds",
+            Histogram,
+            Signal::EndToEndSeconds,
+        )
+        .skip("endpoint", BENTOML_NOT_INFERENCE),
+        row(
+            BentoMl,
+            "bentoml_api_server_request_in_progress",
+            Gauge,
+            Signal::ConcurrentRequests,
+        )
+        .detail(Fixed("in_progress"))
+        .skip("endpoint", BENTOML_NOT_INFERENCE),
+        // Ray Serve (2.49–2.60): milliseconds; counters with `_total`, and (OpenCensus) a
+        // deprecated gauge twin without it, used only where `_total` is absent. Health and route
+        // listings are left out, as Ray's own dashboards do.
         row(
             RayServe,
             "ray_serve_num_http_requests_total",
@@ -718,6 +1093,7 @@ fn other_engines() -> Vec<FamilyRule> {
             Signal::Requests,
         )
         .detail(Label("status_code"))
+        .skip("route", RAY_NOT_INFERENCE)
         .rank(0),
         row(
             RayServe,
@@ -725,14 +1101,31 @@ fn other_engines() -> Vec<FamilyRule> {
             Counter,
             Signal::Requests,
         )
-        .detail(Label("status_code")),
+        .detail(Label("status_code"))
+        .skip("route", RAY_NOT_INFERENCE),
+        row(
+            RayServe,
+            "ray_serve_num_grpc_requests_total",
+            Counter,
+            Signal::Requests,
+        )
+        .detail(Mapped("status_code", GRPC_STATUS, "500"))
+        .rank(0),
+        row(
+            RayServe,
+            "ray_serve_num_grpc_requests",
+            Counter,
+            Signal::Requests,
+        )
+        .detail(Mapped("status_code", GRPC_STATUS, "500")),
         row(
             RayServe,
             "ray_serve_http_request_latency_ms",
             Histogram,
             Signal::EndToEndSeconds,
         )
-        .scale(MILLIS),
+        .scale(MILLIS)
+        .skip("route", RAY_NOT_INFERENCE),
         row(
             RayServe,
             "ray_serve_deployment_processing_latency_ms",
@@ -754,7 +1147,8 @@ fn other_engines() -> Vec<FamilyRule> {
             Signal::ConcurrentRequests,
         )
         .detail(Fixed("queued")),
-        // DCGM exporter.
+        // DCGM exporter (4.8.2 `etc/default-counters.csv`): percent and MiB. The default counters
+        // have no FB_TOTAL; the total is derived from used + free + reserved (`DERIVED`).
         row(Dcgm, "DCGM_FI_DEV_GPU_UTIL", Gauge, Signal::GpuUtilization)
             .scale(0.01)
             .detail(Label("gpu")),
@@ -768,21 +1162,39 @@ fn other_engines() -> Vec<FamilyRule> {
         .detail(Label("gpu")),
         row(
             Dcgm,
+            "DCGM_FI_DEV_FB_FREE",
+            Gauge,
+            Signal::GpuMemoryFreeBytes,
+        )
+        .scale(MIB)
+        .detail(Label("gpu")),
+        row(
+            Dcgm,
+            "DCGM_FI_DEV_FB_RESERVED",
+            Gauge,
+            Signal::GpuMemoryReservedBytes,
+        )
+        .scale(MIB)
+        .detail(Label("gpu")),
+        row(
+            Dcgm,
             "DCGM_FI_DEV_FB_TOTAL",
             Gauge,
             Signal::GpuMemoryTotalBytes,
         )
         .scale(MIB)
         .detail(Label("gpu")),
-        // node_exporter: busy CPU is every mode but idle; used memory is total minus available.
+        // node_exporter (v1.12.1): the host. Busy CPU is every mode but idle and iowait (guest
+        // time is inside user and nice already); used memory is total minus available (or, on
+        // kernels without MemAvailable, minus free + buffers + cached). Its own `process_*`
+        // describe the exporter's process, so these rank above them.
         row(
             NodeExporter,
             "node_cpu_seconds_total",
             Counter,
             Signal::CpuSeconds,
         )
-        .skip("mode", "idle")
-        .rank(3),
+        .skip("mode", &["idle", "iowait"]),
         row(
             NodeExporter,
             "node_memory_MemTotal_bytes",
@@ -795,13 +1207,33 @@ fn other_engines() -> Vec<FamilyRule> {
             Gauge,
             Signal::HostMemoryAvailableBytes,
         ),
-        // Every Prometheus client library.
+        row(
+            NodeExporter,
+            "node_memory_MemFree_bytes",
+            Gauge,
+            Signal::HostMemoryFreeBytes,
+        ),
+        row(
+            NodeExporter,
+            "node_memory_Buffers_bytes",
+            Gauge,
+            Signal::HostMemoryBuffersBytes,
+        ),
+        row(
+            NodeExporter,
+            "node_memory_Cached_bytes",
+            Gauge,
+            Signal::HostMemoryCachedBytes,
+        ),
+        // Every Prometheus client library: the exporting process itself.
+        // (detail `process`, so a panel can prefer inferscope's reading of the whole replica).
         row(
             Process,
             "process_cpu_seconds_total",
             Counter,
             Signal::CpuSeconds,
         )
+        .detail(Fixed(DETAIL_PROCESS))
         .rank(2),
         row(
             Process,
@@ -809,9 +1241,29 @@ fn other_engines() -> Vec<FamilyRule> {
             Gauge,
             Signal::MemoryWorkingSetBytes,
         )
+        .detail(Fixed(DETAIL_PROCESS))
         .rank(2),
     ]
 }
+
+/// BentoML endpoints that are not inference: probes, the metrics page, the docs UI and its files
+/// (v1.4.38 `_bentoml_impl/server/app.py`: `/` is the Swagger index, `/docs.json` and
+/// `/schema.json` the specs, `/static_content/` and `/assets/` their files).
+const BENTOML_NOT_INFERENCE: &[&str] = &[
+    "/",
+    "/healthz",
+    "/livez",
+    "/readyz",
+    "/metrics",
+    "/docs",
+    "/docs.json",
+    "/schema.json",
+    "/static_content/*",
+    "/assets/*",
+];
+
+/// Ray Serve's own routes: health and the route listing.
+const RAY_NOT_INFERENCE: &[&str] = &["/-/healthz", "/-/routes"];
 
 /// Every rule, in table order.
 pub static RULES: LazyLock<Vec<FamilyRule>> = LazyLock::new(|| {
@@ -819,6 +1271,9 @@ pub static RULES: LazyLock<Vec<FamilyRule>> = LazyLock::new(|| {
     rules.extend(vllm_style(Engine::Vllm, "vllm:"));
     rules.extend(vllm_style(Engine::Vllm, "ray_vllm:"));
     rules.extend(vllm_style(Engine::Nim, ""));
+    rules.extend(fastapi_instrumentator());
+    rules.extend(sglang("sglang:"));
+    rules.extend(sglang("sglang_"));
     rules.extend(other_engines());
     rules
 });
@@ -832,12 +1287,70 @@ static BY_NAME: LazyLock<FastMap<&'static str, Vec<&'static FamilyRule>>> = Lazy
     map
 });
 
-/// Signals computed from others on the same page: `(result, minuend, subtrahend)`.
-pub const DERIVED: &[(Signal, Signal, Signal)] = &[(
-    Signal::MemoryWorkingSetBytes,
-    Signal::HostMemoryTotalBytes,
-    Signal::HostMemoryAvailableBytes,
-)];
+/// How a signal is computed from others on the same page (per detail).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Derivation {
+    /// The first minus the second (memory used = total − available).
+    Difference(Signal, Signal),
+    /// The sum of the required readings and of the optional ones present.
+    Sum {
+        /// Readings that must all be present.
+        required: &'static [Signal],
+        /// Readings added when present.
+        optional: &'static [Signal],
+    },
+}
+
+impl Derivation {
+    /// The readings it needs, and those it adds when present.
+    pub fn inputs(&self) -> (Vec<Signal>, &'static [Signal]) {
+        match self {
+            Derivation::Difference(a, b) => (vec![*a, *b], &[]),
+            Derivation::Sum { required, optional } => (required.to_vec(), optional),
+        }
+    }
+
+    /// The result from the required readings (in order) and the optional ones present.
+    pub fn compute(&self, required: &[f64], optional: impl Iterator<Item = f64>) -> f64 {
+        match self {
+            Derivation::Difference(..) => required[0] - required[1],
+            Derivation::Sum { .. } => required.iter().sum::<f64>() + optional.sum::<f64>(),
+        }
+    }
+}
+
+/// Signals computed from others on the same page, where the page does not report them.
+pub const DERIVED: &[(Signal, Derivation)] = &[
+    // node_exporter on a kernel without MemAvailable: what is free, buffered or cached.
+    (
+        Signal::HostMemoryAvailableBytes,
+        Derivation::Sum {
+            required: &[
+                Signal::HostMemoryFreeBytes,
+                Signal::HostMemoryBuffersBytes,
+                Signal::HostMemoryCachedBytes,
+            ],
+            optional: &[],
+        },
+    ),
+    // node_exporter: memory used is total minus available.
+    (
+        Signal::MemoryWorkingSetBytes,
+        Derivation::Difference(
+            Signal::HostMemoryTotalBytes,
+            Signal::HostMemoryAvailableBytes,
+        ),
+    ),
+    // DCGM's default counters have no FB_TOTAL: the frame buffer is used + free + reserved
+    // (NVML's `nvmlMemory_v2_t`: total = used + free + reserved).
+    (
+        Signal::GpuMemoryTotalBytes,
+        Derivation::Sum {
+            required: &[Signal::GpuMemoryUsedBytes, Signal::GpuMemoryFreeBytes],
+            optional: &[Signal::GpuMemoryReservedBytes],
+        },
+    ),
+];
 
 /// How a sample's name relates to a known family.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -861,10 +1374,15 @@ pub fn lookup(sample_name: &str) -> (Part, &'static [&'static FamilyRule]) {
             return (Part::Value, rules.as_slice());
         }
     }
+    // A histogram's (or a summary's) `_bucket`, `_sum` and `_count` samples.
     let histogram = |base: &str, part: Part| -> Option<(Part, &'static [&'static FamilyRule])> {
         by_name
             .get(base)
-            .filter(|rules| rules.iter().all(|rule| rule.kind == FamilyKind::Histogram))
+            .filter(|rules| {
+                rules.iter().all(|rule| rule.kind == FamilyKind::Histogram)
+                    || (part != Part::Bucket
+                        && rules.iter().all(|rule| rule.kind == FamilyKind::Summary))
+            })
             .map(|rules| (part, rules.as_slice()))
     };
     let found = if let Some(base) = sample_name.strip_suffix("_bucket") {
@@ -891,12 +1409,26 @@ mod tests {
         let (part, rules) = lookup("vllm:e2e_request_latency_seconds_bucket");
         assert_eq!(part, Part::Bucket);
         assert_eq!(rules[0].signal, Signal::EndToEndSeconds);
+        // The scheduler's waiting requests are queued requests, not the async queue.
         let (_, rules) = lookup("vllm:num_requests_waiting");
+        let signals: Vec<Signal> = rules.iter().map(|r| r.signal).collect();
+        assert_eq!(signals, vec![Signal::ConcurrentRequests]);
+        // Triton's successes are requests, and the count its duration totals divide by.
+        let (_, rules) = lookup("nv_inference_request_success");
         let signals: Vec<Signal> = rules.iter().map(|r| r.signal).collect();
         assert_eq!(
             signals,
-            vec![Signal::ConcurrentRequests, Signal::AsyncQueueSize]
+            vec![
+                Signal::Requests,
+                Signal::EndToEndSeconds,
+                Signal::InferenceSeconds,
+                Signal::EngineQueueSeconds
+            ]
         );
+        // A summary's totals are found under its name.
+        assert_eq!(lookup("http_request_size_bytes_sum").0, Part::Sum);
+        assert_eq!(lookup("http_request_size_bytes_count").0, Part::Count);
+        assert!(lookup("http_request_size_bytes_bucket").1.is_empty());
         let (_, rules) = lookup("baseten_gpu_memory_used");
         assert_eq!(rules[0].scale, MIB);
         assert!(
@@ -909,14 +1441,16 @@ mod tests {
 
     #[test]
     fn each_family_feeds_a_signal_once_and_histograms_stay_histograms() {
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = std::collections::HashMap::new();
         for rule in RULES.iter() {
-            assert!(
-                seen.insert((rule.family.as_str(), rule.signal)),
-                "{} feeds {:?} twice",
-                rule.family,
-                rule.signal
-            );
+            // Twice only under conditions that exclude each other.
+            if let Some(other) = seen.insert((rule.family.as_str(), rule.signal), rule.when) {
+                let exclusive = matches!(
+                    (other, rule.when),
+                    (When::With(a), When::Without(b)) | (When::Without(a), When::With(b)) if a == b
+                );
+                assert!(exclusive, "{} feeds {:?} twice", rule.family, rule.signal);
+            }
             let others = &BY_NAME[rule.family.as_str()];
             if rule.kind == FamilyKind::Histogram {
                 assert!(

@@ -16,7 +16,9 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::hashing::{FastMap, IdMap};
-use crate::model::{Detail, HistogramIncrement, Observation, RawSamples, Signal, Value};
+use crate::model::{
+    DETAIL_COUNT, DETAIL_SUM, Detail, HistogramIncrement, Observation, RawSamples, Signal, Value,
+};
 use adapter::{DetailFrom, Engine, FamilyKind, FamilyRule, Part};
 use exposition::{Event, Format, Labels, ParseError, Parser};
 
@@ -93,6 +95,27 @@ pub struct IngestOutput {
     pub raw: RawSamples,
     /// Engines whose families the page has.
     pub engines: Vec<Engine>,
+    /// The seconds this page's increments span (since the previous good page); `None` when the
+    /// page is a new baseline: the first, or the first after a gap longer than the ingestor's
+    /// `max_gap_ms`, whose counters only set where the next increments start from.
+    pub covered_seconds: Option<f64>,
+}
+
+/// How long the state of a series that left the page is remembered, so that when it comes
+/// back its value is read as a new baseline rather than as growth since the page before.
+pub const ABSENT_SERIES_MEMORY_MS: i64 = 3_600_000;
+
+/// Most series (of counters, and of histograms) whose state is remembered after they left the
+/// page, beyond the ones on it.
+pub const MAX_ABSENT_SERIES: usize = 100_000;
+
+#[derive(Clone, Copy, Debug)]
+struct CounterState {
+    value: f64,
+    /// Number of the last good page that had the series.
+    page: u64,
+    /// When that page was read, Unix milliseconds.
+    seen_ms: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -101,15 +124,20 @@ struct PreviousHistogram {
     cumulative: Vec<f64>,
     sum: f64,
     count: f64,
+    page: u64,
+    seen_ms: i64,
 }
 
 /// Per-target ingest state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Ingestor {
-    counters: IdMap<f64>,
+    counters: IdMap<CounterState>,
     histograms: IdMap<PreviousHistogram>,
     details: HashMap<String, Arc<str>>,
-    has_baseline: bool,
+    /// When the last good page was read, Unix milliseconds.
+    last_good_ms: Option<i64>,
+    /// A good page further than this after the previous one is a new baseline.
+    max_gap_ms: i64,
     /// Raw series ids of recent pages, each with the number of the last page attempt that had it.
     raw_ids: IdMap<u64>,
     /// Number of the last page attempt.
@@ -122,12 +150,43 @@ pub struct Ingestor {
     engines: Option<Vec<Engine>>,
 }
 
+impl Default for Ingestor {
+    fn default() -> Self {
+        Ingestor {
+            counters: IdMap::default(),
+            histograms: IdMap::default(),
+            details: HashMap::new(),
+            last_good_ms: None,
+            max_gap_ms: i64::MAX,
+            raw_ids: IdMap::default(),
+            attempt: 0,
+            committed: 0,
+            hasher: foldhash::fast::RandomState::default(),
+            engines: None,
+        }
+    }
+}
+
 struct HistogramParts {
     rule: &'static FamilyRule,
     detail: Detail,
     buckets: Vec<(f64, f64)>,
     sum: f64,
     count: Option<f64>,
+}
+
+/// What a page says of one counter series before its increment is known.
+struct CounterReading {
+    key: u64,
+    rule: &'static FamilyRule,
+    detail: Detail,
+    value: f64,
+}
+
+/// The rate window of a scrape interval: a gap in scraping longer than this starts counters
+/// from a new baseline (see [`crate::model::RATE_WINDOW_SCRAPES`]).
+pub fn max_gap_ms(scrape_interval_ms: i64) -> i64 {
+    scrape_interval_ms.max(1) * crate::model::RATE_WINDOW_SCRAPES
 }
 
 impl Ingestor {
@@ -144,20 +203,30 @@ impl Ingestor {
         }
     }
 
-    /// Reads one page in the given format.
+    /// The same ingestor, starting counters from a new baseline when a good page comes more
+    /// than `max_gap_ms` after the previous one (by default, never).
+    pub fn with_max_gap_ms(mut self, max_gap_ms: i64) -> Ingestor {
+        self.max_gap_ms = max_gap_ms.max(1);
+        self
+    }
+
+    /// Reads one page in the given format, read at `at_ms` (Unix milliseconds).
     pub fn ingest(
         &mut self,
         page: &str,
         format: Format,
         limits: IngestLimits,
+        at_ms: i64,
     ) -> Result<IngestOutput, IngestError> {
         let mut samples = 0usize;
         let mut unknown_samples = 0usize;
         let mut gauges: Vec<(&'static FamilyRule, Detail, f64)> = Vec::new();
-        let mut counters: Vec<(u64, &'static FamilyRule, Detail, f64)> = Vec::new();
+        let mut counters: Vec<CounterReading> = Vec::new();
         let mut engines: BTreeSet<Engine> = BTreeSet::new();
         let mut histograms: IdMap<HistogramParts> = IdMap::default();
         let mut new_details: Vec<(String, Arc<str>)> = Vec::new();
+        // The best (lowest) rank of the rows matching the page, per signal and condition.
+        let mut ranks: FastMap<(Signal, adapter::When), u8> = FastMap::default();
         let mut raw = RawSamples {
             values: Vec::with_capacity(self.raw_ids.len()),
             names: Vec::new(),
@@ -195,12 +264,17 @@ impl Ingestor {
             let mut used = false;
             for rule in rules {
                 used = true;
-                if let Some((label, value)) = rule.skip
-                    && sample.labels.get(label).as_deref() == Some(value)
+                engines.insert(rule.engine);
+                ranks
+                    .entry((rule.signal, rule.when))
+                    .and_modify(|rank| *rank = (*rank).min(rule.rank))
+                    .or_insert(rule.rank);
+                if !rule
+                    .samples
+                    .takes(|label| sample.labels.get(label).map(|value| value.into_owned()))
                 {
                     continue;
                 }
-                engines.insert(rule.engine);
                 match (rule.kind, part) {
                     (FamilyKind::Gauge, _) => {
                         if sample.value.is_finite() {
@@ -208,7 +282,7 @@ impl Ingestor {
                             gauges.push((rule, detail, sample.value * rule.scale));
                         }
                     }
-                    (FamilyKind::Summary, _) => {
+                    (FamilyKind::Summary, Part::Value) => {
                         let Some(quantile) = sample.labels.get("quantile") else {
                             continue;
                         };
@@ -217,11 +291,35 @@ impl Ingestor {
                             gauges.push((rule, detail, sample.value * rule.scale));
                         }
                     }
+                    (FamilyKind::Summary, Part::Sum | Part::Count) => {
+                        // Totals of a summary are read only where they are the best there is
+                        // (a summary without quantiles): the mean over a window.
+                        if !rule.mean {
+                            continue;
+                        }
+                        let (detail, scale) = if part == Part::Sum {
+                            (DETAIL_SUM, rule.scale)
+                        } else {
+                            (DETAIL_COUNT, 1.0)
+                        };
+                        counters.push(CounterReading {
+                            key: series_hash(&self.hasher, sample.name, &sample.labels, None)
+                                ^ (rule.signal as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                            rule,
+                            detail: Some(self.intern(detail, &mut new_details)),
+                            value: sample.value * scale,
+                        });
+                    }
+                    (FamilyKind::Summary, Part::Bucket) => {}
                     (FamilyKind::Counter, _) => {
                         let detail = self.detail(rule, &sample.labels, &mut new_details);
-                        let key = series_hash(&self.hasher, sample.name, &sample.labels, None)
-                            ^ (rule.signal as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-                        counters.push((key, rule, detail, sample.value * rule.scale));
+                        counters.push(CounterReading {
+                            key: series_hash(&self.hasher, sample.name, &sample.labels, None)
+                                ^ (rule.signal as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+                            rule,
+                            detail,
+                            value: sample.value * rule.scale,
+                        });
                     }
                     (FamilyKind::Histogram, _) => {
                         let key =
@@ -276,8 +374,34 @@ impl Ingestor {
             }
         }
 
+        // Rows whose condition on the page's other engines fails feed nothing; of the others,
+        // only the best (lowest) rank feeding each signal does (one source per signal and page).
+        let applies = |rule: &FamilyRule| rule.when.holds(&engines);
+        let mut best_rank: FastMap<Signal, u8> = FastMap::default();
+        for ((signal, when), rank) in ranks {
+            if when.holds(&engines) {
+                best_rank
+                    .entry(signal)
+                    .and_modify(|best| *best = (*best).min(rank))
+                    .or_insert(rank);
+            }
+        }
+        gauges.retain(|(rule, _, _)| applies(rule));
+        counters.retain(|reading| applies(reading.rule));
+        histograms.retain(|_, parts| applies(parts.rule));
+
         // The page is good: from here on, state changes.
+        // A page is a new baseline when it is the first, or comes after a gap longer than the
+        // rate window: the growth over such a gap cannot be placed in time, so it is not shown
+        // (as Prometheus shows none: its rate over any window needs two samples in it).
+        let covered_ms = self
+            .last_good_ms
+            .map(|last| at_ms.saturating_sub(last))
+            .filter(|gap| *gap <= self.max_gap_ms);
+        let baseline = covered_ms.is_none();
+        let previous_page = self.committed;
         self.committed = attempt;
+        self.last_good_ms = Some(at_ms);
         self.raw_ids.retain(|_, seen| *seen == attempt);
         for (raw, interned) in new_details {
             self.details.insert(raw, interned);
@@ -286,32 +410,52 @@ impl Ingestor {
         for (rule, detail, value) in gauges {
             add(&mut accumulated, rule, detail, Value::Gauge(value));
         }
-        let mut next_counters = IdMap::with_capacity_and_hasher(counters.len(), Default::default());
-        for (key, rule, detail, value) in counters {
+        for reading in counters {
+            let CounterReading {
+                key,
+                rule,
+                detail,
+                value,
+            } = reading;
             if !value.is_finite() {
                 continue;
             }
-            let previous = self.counters.get(&key).copied();
-            next_counters.insert(key, value);
+            let previous = self.counters.insert(
+                key,
+                CounterState {
+                    value,
+                    page: attempt,
+                    seen_ms: at_ms,
+                },
+            );
+            if baseline {
+                continue;
+            }
             let increment = match previous {
-                Some(previous) if value >= previous => value - previous,
-                // A counter that went down was reset: everything it holds is new.
-                Some(_) => value,
-                // A series first seen after a successful scrape started since then.
-                None if self.has_baseline => value,
-                None => continue,
+                // On the previous page too: the growth since then (a counter that went down was
+                // reset, and everything it holds is new).
+                Some(previous) if previous.page == previous_page => {
+                    if value >= previous.value {
+                        value - previous.value
+                    } else {
+                        value
+                    }
+                }
+                // Missing from the previous page (or twice on this one): what it gained while
+                // away cannot be placed in time; this page is its new baseline.
+                Some(_) => continue,
+                // Never seen: it started since the previous page, from zero.
+                None => value,
             };
             add(&mut accumulated, rule, detail, Value::Increment(increment));
         }
-        self.counters = next_counters;
-
-        let mut next_histograms =
-            IdMap::with_capacity_and_hasher(histograms.len(), Default::default());
         for (key, parts) in histograms {
-            let Some((current, increment)) = self.histogram_increment(key, &parts) else {
+            let Some((current, increment)) =
+                self.histogram_increment(key, &parts, previous_page, baseline, at_ms)
+            else {
                 continue;
             };
-            next_histograms.insert(key, current);
+            self.histograms.insert(key, current);
             if let Some(increment) = increment {
                 add(
                     &mut accumulated,
@@ -321,13 +465,15 @@ impl Ingestor {
                 );
             }
         }
-        self.histograms = next_histograms;
-        self.has_baseline = true;
+        self.forget_absent(at_ms);
 
-        derive(&mut accumulated);
+        derive(&mut accumulated, &mut best_rank);
         let engines: Vec<Engine> = engines.into_iter().collect();
         let mut observations: Vec<Observation> = accumulated
             .into_iter()
+            .filter(|((signal, _), (rank, _))| {
+                !signal.page_only() && best_rank.get(signal).is_none_or(|best| rank <= best)
+            })
             .map(|((signal, detail), (_, value))| Observation {
                 signal,
                 detail,
@@ -341,7 +487,16 @@ impl Ingestor {
             unknown_samples,
             raw,
             engines,
+            covered_seconds: covered_ms.map(|ms| ms as f64 / 1000.0),
         })
+    }
+
+    /// Forgets series that left the page long ago (or too many of them).
+    fn forget_absent(&mut self, now_ms: i64) {
+        let page = self.committed;
+        let oldest = now_ms.saturating_sub(ABSENT_SERIES_MEMORY_MS);
+        forget(&mut self.counters, page, oldest, |s| (s.page, s.seen_ms));
+        forget(&mut self.histograms, page, oldest, |s| (s.page, s.seen_ms));
     }
 
     /// Forgets the baseline, as after a target restarts being scraped from scratch.
@@ -349,6 +504,7 @@ impl Ingestor {
         *self = Ingestor {
             details: std::mem::take(&mut self.details),
             engines: self.engines.take(),
+            max_gap_ms: self.max_gap_ms,
             ..Ingestor::default()
         };
     }
@@ -401,11 +557,15 @@ impl Ingestor {
     }
 
     /// The histogram's cumulative state now, and its increment since the previous page (`None`
-    /// on a first sighting before any baseline, or when the bucket layout changed).
+    /// on a baseline page, for a series missing from the previous page, or when the bucket
+    /// layout changed).
     fn histogram_increment(
         &self,
         key: u64,
         parts: &HistogramParts,
+        previous_page: u64,
+        baseline: bool,
+        at_ms: i64,
     ) -> Option<(PreviousHistogram, Option<HistogramIncrement>)> {
         let mut buckets = parts.buckets.clone();
         buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -442,8 +602,15 @@ impl Ingestor {
             cumulative: cumulative.clone(),
             sum: parts.sum,
             count: total,
+            page: self.attempt,
+            seen_ms: at_ms,
         };
+        if baseline {
+            return Some((current, None));
+        }
         let increment = match previous {
+            // Missing from the previous page: a new baseline, as for counters.
+            Some(previous) if previous.page != previous_page => None,
             Some(previous) if Arc::ptr_eq(&previous.bounds, &bounds) => {
                 let reset = total < previous.count
                     || cumulative
@@ -470,16 +637,31 @@ impl Ingestor {
             }
             // Layout changed: this page becomes the baseline.
             Some(_) => None,
-            None if self.has_baseline => Some(histogram_from_cumulative(
+            // Never seen: it started since the previous page.
+            None => Some(histogram_from_cumulative(
                 &bounds,
                 &cumulative,
                 parts.sum,
                 total,
                 None,
             )),
-            None => None,
         };
         Some((current, increment))
+    }
+}
+
+/// Drops the states of series absent since before `oldest_ms`; past [`MAX_ABSENT_SERIES`]
+/// absent ones, all of them (a page that churns series cannot grow the state without bound).
+fn forget<T>(states: &mut IdMap<T>, page: u64, oldest_ms: i64, seen: impl Fn(&T) -> (u64, i64)) {
+    let mut absent = 0usize;
+    states.retain(|_, state| {
+        let (last_page, seen_ms) = seen(state);
+        let keep = last_page == page || seen_ms >= oldest_ms;
+        absent += usize::from(keep && last_page != page);
+        keep
+    });
+    if absent > MAX_ABSENT_SERIES {
+        states.retain(|_, state| seen(state).0 == page);
     }
 }
 
@@ -565,16 +747,55 @@ fn is_ratio(signal: Signal) -> bool {
     matches!(signal, Signal::GpuUtilization | Signal::KvCacheUsage)
 }
 
-/// Adds the signals computed from others on the page ([`adapter::DERIVED`]).
-fn derive(into: &mut FastMap<(Signal, Detail), (u8, Value)>) {
-    for &(result, minuend, subtrahend) in adapter::DERIVED {
-        let gauge = |signal| match into.get(&(signal, None)) {
-            Some((_, Value::Gauge(value))) => Some(*value),
-            _ => None,
+/// Adds the signals computed from others on the page ([`adapter::DERIVED`]), per detail. A
+/// derived reading has the rank of its worst input, and stands where nothing of a better rank
+/// reports the signal.
+fn derive(into: &mut FastMap<(Signal, Detail), (u8, Value)>, best_rank: &mut FastMap<Signal, u8>) {
+    use std::collections::hash_map::Entry;
+    for (result, derivation) in adapter::DERIVED {
+        let (required, optional) = derivation.inputs();
+        let Some(first) = required.first() else {
+            continue;
         };
-        if let (Some(a), Some(b)) = (gauge(minuend), gauge(subtrahend)) {
-            into.entry((result, None))
-                .or_insert((u8::MAX, Value::Gauge(a - b)));
+        let details: Vec<Detail> = into
+            .keys()
+            .filter(|(signal, _)| signal == first)
+            .map(|(_, detail)| detail.clone())
+            .collect();
+        for detail in details {
+            let reading = |signal: Signal| match into.get(&(signal, detail.clone())) {
+                Some((rank, Value::Gauge(value))) => Some((*rank, *value)),
+                _ => None,
+            };
+            let Some(inputs) = required
+                .iter()
+                .map(|signal| reading(*signal))
+                .collect::<Option<Vec<(u8, f64)>>>()
+            else {
+                continue;
+            };
+            let extra: Vec<(u8, f64)> = optional.iter().filter_map(|s| reading(*s)).collect();
+            let rank = inputs
+                .iter()
+                .chain(&extra)
+                .map(|(rank, _)| *rank)
+                .max()
+                .unwrap_or(u8::MAX);
+            let values: Vec<f64> = inputs.iter().map(|(_, value)| *value).collect();
+            let value = derivation.compute(&values, extra.iter().map(|(_, value)| *value));
+            match into.entry((*result, detail)) {
+                Entry::Vacant(slot) => {
+                    slot.insert((rank, Value::Gauge(value)));
+                }
+                Entry::Occupied(mut slot) if rank < slot.get().0 => {
+                    slot.insert((rank, Value::Gauge(value)));
+                }
+                Entry::Occupied(_) => {}
+            }
+            best_rank
+                .entry(*result)
+                .and_modify(|best| *best = (*best).min(rank))
+                .or_insert(rank);
         }
     }
 }
@@ -642,7 +863,7 @@ mod tests {
     fn first_page_sets_the_baseline_then_increments_follow() {
         let mut ingestor = Ingestor::new();
         let first = ingestor
-            .ingest(&page(100, 2, [10, 90, 100], 40.0, 3.0), TEXT, LIMITS)
+            .ingest(&page(100, 2, [10, 90, 100], 40.0, 3.0), TEXT, LIMITS, 0)
             .expect("valid page");
         assert_eq!(first.samples, 9);
         assert_eq!(first.unknown_samples, 1);
@@ -655,7 +876,7 @@ mod tests {
         );
 
         let second = ingestor
-            .ingest(&page(130, 3, [15, 110, 133], 55.0, 1.0), TEXT, LIMITS)
+            .ingest(&page(130, 3, [15, 110, 133], 55.0, 1.0), TEXT, LIMITS, 0)
             .expect("valid page");
         assert_eq!(
             find(&second, Signal::Requests, Some("200")),
@@ -678,10 +899,10 @@ mod tests {
     fn counter_and_histogram_resets_count_from_zero() {
         let mut ingestor = Ingestor::new();
         ingestor
-            .ingest(&page(100, 2, [10, 90, 100], 40.0, 0.0), TEXT, LIMITS)
+            .ingest(&page(100, 2, [10, 90, 100], 40.0, 0.0), TEXT, LIMITS, 0)
             .expect("valid page");
         let after_restart = ingestor
-            .ingest(&page(7, 0, [1, 4, 5], 2.0, 0.0), TEXT, LIMITS)
+            .ingest(&page(7, 0, [1, 4, 5], 2.0, 0.0), TEXT, LIMITS, 0)
             .expect("valid page");
         assert_eq!(
             find(&after_restart, Signal::Requests, Some("200")),
@@ -703,9 +924,14 @@ mod tests {
     fn a_bad_page_changes_nothing() {
         let mut ingestor = Ingestor::new();
         ingestor
-            .ingest(&page(100, 2, [10, 90, 100], 40.0, 0.0), TEXT, LIMITS)
+            .ingest(&page(100, 2, [10, 90, 100], 40.0, 0.0), TEXT, LIMITS, 0)
             .expect("valid page");
-        let garbage = ingestor.ingest("inferscope_inference_requests_total{oops 5\n", TEXT, LIMITS);
+        let garbage = ingestor.ingest(
+            "inferscope_inference_requests_total{oops 5\n",
+            TEXT,
+            LIMITS,
+            0,
+        );
         assert!(matches!(garbage, Err(IngestError::Parse(_))));
         let too_many = ingestor.ingest(
             &page(500, 2, [10, 90, 100], 40.0, 0.0),
@@ -714,10 +940,11 @@ mod tests {
                 sample_limit: 3,
                 ..LIMITS
             },
+            0,
         );
         assert_eq!(too_many, Err(IngestError::SampleLimit { limit: 3 }));
         let next = ingestor
-            .ingest(&page(110, 2, [10, 90, 100], 40.0, 0.0), TEXT, LIMITS)
+            .ingest(&page(110, 2, [10, 90, 100], 40.0, 0.0), TEXT, LIMITS, 0)
             .expect("valid page");
         assert_eq!(
             find(&next, Signal::Requests, Some("200")),
@@ -729,13 +956,99 @@ mod tests {
     fn children_of_a_signal_are_summed_and_new_ones_count_whole() {
         let mut ingestor = Ingestor::new();
         let one = "inferscope_inference_requests_total{status_code=\"200\",is_async=\"false\"} 5\n";
-        ingestor.ingest(one, TEXT, LIMITS).expect("valid page");
+        ingestor.ingest(one, TEXT, LIMITS, 0).expect("valid page");
         let two = "inferscope_inference_requests_total{status_code=\"200\",is_async=\"false\"} 8\n\
                    inferscope_inference_requests_total{status_code=\"200\",is_async=\"true\"} 4\n";
-        let output = ingestor.ingest(two, TEXT, LIMITS).expect("valid page");
+        let output = ingestor.ingest(two, TEXT, LIMITS, 0).expect("valid page");
         assert_eq!(
             find(&output, Signal::Requests, Some("200")),
             Some(&Value::Increment(7.0))
+        );
+    }
+
+    #[test]
+    fn a_gap_longer_than_the_window_starts_a_new_baseline() {
+        // Scrapes a second apart; the window is five of them.
+        let mut ingestor = Ingestor::new().with_max_gap_ms(5_000);
+        let at = |page: &str, ingestor: &mut Ingestor, at_ms| {
+            ingestor
+                .ingest(page, TEXT, LIMITS, at_ms)
+                .expect("valid page")
+        };
+        let first = at(&page(100, 0, [1, 2, 3], 1.0, 0.0), &mut ingestor, 1_000);
+        assert_eq!(first.covered_seconds, None, "the first page is a baseline");
+        // Two failed scrapes in between (3 s gap): the growth spans the gap and says so.
+        let short = at(&page(130, 0, [2, 4, 6], 2.0, 0.0), &mut ingestor, 4_000);
+        assert_eq!(short.covered_seconds, Some(3.0));
+        assert_eq!(
+            find(&short, Signal::Requests, Some("200")),
+            Some(&Value::Increment(30.0))
+        );
+        // Ten minutes without a good page: 60,000 requests later nothing is placed at once.
+        let after_outage = at(
+            &page(60_130, 0, [9, 99, 999], 9.0, 0.0),
+            &mut ingestor,
+            604_000,
+        );
+        assert_eq!(after_outage.covered_seconds, None);
+        assert_eq!(find(&after_outage, Signal::Requests, Some("200")), None);
+        assert_eq!(find(&after_outage, Signal::EndToEndSeconds, None), None);
+        // And the next page counts from there: the true rate again.
+        let next = at(
+            &page(60_230, 0, [10, 100, 1000], 10.0, 0.0),
+            &mut ingestor,
+            605_000,
+        );
+        assert_eq!(next.covered_seconds, Some(1.0));
+        assert_eq!(
+            find(&next, Signal::Requests, Some("200")),
+            Some(&Value::Increment(100.0))
+        );
+    }
+
+    #[test]
+    fn a_series_that_leaves_the_page_comes_back_as_a_new_baseline() {
+        let mut ingestor = Ingestor::new();
+        let both = |ok: u64, errors: u64| {
+            format!(
+                "inferscope_inference_requests_total{{status_code=\"200\"}} {ok}\n\
+                 inferscope_inference_requests_total{{status_code=\"500\"}} {errors}\n"
+            )
+        };
+        let only_ok =
+            |ok: u64| format!("inferscope_inference_requests_total{{status_code=\"200\"}} {ok}\n");
+        ingestor
+            .ingest(&both(10, 5), TEXT, LIMITS, 0)
+            .expect("page");
+        let missing = ingestor
+            .ingest(&only_ok(20), TEXT, LIMITS, 1)
+            .expect("page");
+        assert_eq!(find(&missing, Signal::Requests, Some("500")), None);
+        // Back with its lifetime's 500s (5 + 40 while away): none of them is placed here.
+        let back = ingestor
+            .ingest(&both(30, 45), TEXT, LIMITS, 2)
+            .expect("page");
+        assert_eq!(
+            find(&back, Signal::Requests, Some("200")),
+            Some(&Value::Increment(10.0))
+        );
+        assert_eq!(find(&back, Signal::Requests, Some("500")), None);
+        let then = ingestor
+            .ingest(&both(40, 47), TEXT, LIMITS, 3)
+            .expect("page");
+        assert_eq!(
+            find(&then, Signal::Requests, Some("500")),
+            Some(&Value::Increment(2.0))
+        );
+        // A child never seen before started since the previous page: all of it is new.
+        let new_child = format!(
+            "{}inferscope_inference_requests_total{{status_code=\"429\"}} 3\n",
+            both(50, 47)
+        );
+        let output = ingestor.ingest(&new_child, TEXT, LIMITS, 4).expect("page");
+        assert_eq!(
+            find(&output, Signal::Requests, Some("429")),
+            Some(&Value::Increment(3.0))
         );
     }
 
@@ -747,6 +1060,7 @@ mod tests {
                 "baseten_gpu_utilization{gpu=\"0\"} 87\nbaseten_gpu_memory_used{gpu=\"0\"} 1024\n",
                 TEXT,
                 LIMITS,
+                0,
             )
             .expect("valid page");
         let Some(Value::Gauge(utilization)) = find(&output, Signal::GpuUtilization, Some("0"))

@@ -33,12 +33,27 @@ pub fn diff(old: &View, new: &View) -> ViewDelta {
             Some(panel) if panel.bounds == new_panel.bounds => None,
             _ => Some(new_panel.bounds.clone()),
         };
-        if !series.is_empty() || !removed.is_empty() || top_changed || bounds.is_some() {
+        // Points that left the window drop off the client's list by themselves.
+        let above_unchanged = old_panel.is_some_and(|panel| {
+            panel
+                .above
+                .iter()
+                .filter(|point| point.at_ms >= new.start_ms)
+                .eq(new_panel.above.iter())
+        });
+        let above = (!above_unchanged).then(|| new_panel.above.clone());
+        if !series.is_empty()
+            || !removed.is_empty()
+            || top_changed
+            || bounds.is_some()
+            || above.is_some()
+        {
             panels.push(PanelDelta {
                 id: new_panel.id,
                 top_bucket: new_panel.top_bucket,
                 from_summaries: new_panel.from_summaries,
                 bounds,
+                above,
                 series,
                 removed,
             });
@@ -121,6 +136,7 @@ mod tests {
             top_bucket: None,
             bounds: Vec::new(),
             from_summaries: false,
+            above: Vec::new(),
         }
     }
 
@@ -166,6 +182,48 @@ mod tests {
         let change = &delta.panels[0].series[0];
         assert_eq!(change.from_ms, 3);
         assert_eq!(change.points, vec![Point(3, Some(3.0)), Point(4, None)]);
+    }
+
+    #[test]
+    fn above_marks_are_sent_when_they_change_and_age_out_with_the_window() {
+        let p99 = |points: &[(i64, Option<f64>)], above: &[i64]| {
+            let mut panel = panel(PanelId::ResponseTime, vec![series(SeriesId::P99, points)]);
+            panel.above = above
+                .iter()
+                .map(|&at_ms| app::wire::AbovePoint {
+                    series: SeriesId::P99,
+                    at_ms,
+                })
+                .collect();
+            panel
+        };
+        let old = view(
+            0,
+            2,
+            vec![p99(
+                &[(0, Some(60.0)), (1, Some(2.0)), (2, Some(2.0))],
+                &[0],
+            )],
+        );
+        // The marked point leaves the window: nothing to send for the marks.
+        let slid = view(
+            1,
+            3,
+            vec![p99(&[(1, Some(2.0)), (2, Some(2.0)), (3, Some(2.0))], &[])],
+        );
+        let delta = roundtrip(&old, &slid);
+        assert_eq!(delta.panels[0].above, None);
+        // A new point above every bound: the whole new list.
+        let marked = view(
+            1,
+            3,
+            vec![p99(
+                &[(1, Some(2.0)), (2, Some(2.0)), (3, Some(60.0))],
+                &[3],
+            )],
+        );
+        let delta = roundtrip(&slid, &marked);
+        assert_eq!(delta.panels[0].above.as_ref().map(Vec::len), Some(1));
     }
 
     #[test]

@@ -113,6 +113,13 @@ impl MergedHistogram {
             .sum()
     }
 
+    /// Every finite bucket bound of the merged layouts (a bound shared by several may repeat).
+    pub fn bounds(&self) -> impl Iterator<Item = f64> + '_ {
+        self.layouts
+            .iter()
+            .flat_map(|(bounds, _)| bounds.iter().copied())
+    }
+
     /// The largest finite bucket bound among the merged layouts.
     pub fn top_bound(&self) -> Option<f64> {
         self.layouts
@@ -150,8 +157,59 @@ impl MergedHistogram {
 
     /// The `q`-quantile of everything merged.
     pub fn quantile(&self, q: f64) -> Option<Estimate> {
+        self.quantiles(&[q]).pop().flatten()
+    }
+
+    /// The quantiles of everything merged, in the order asked.
+    ///
+    /// Where layouts differ, an observation in one layout's `+Inf` bucket is known only to lie
+    /// above that layout's top bound, not above the others' bounds: a quantile whose rank falls
+    /// in the merged `+Inf` bucket is [`Estimate::Above`] the largest bound the data supports —
+    /// the largest bound below which fewer observations than the rank could lie even if every
+    /// such observation sat just above its own layout's top.
+    pub fn quantiles(&self, qs: &[f64]) -> Vec<Option<Estimate>> {
         let (bounds, cumulative) = self.cumulative();
-        quantile(q, &bounds, &cumulative)
+        // Observations in a `+Inf` bucket, with the top bound of their layout.
+        let unplaced: Vec<(f64, f64)> = match self.layouts.as_slice() {
+            [] | [_] => Vec::new(),
+            layouts => layouts
+                .iter()
+                .filter_map(|(bounds, counts)| {
+                    let top = *bounds.last()?;
+                    let above = *counts.last()?;
+                    (above > 0.0).then_some((top, above))
+                })
+                .collect(),
+        };
+        qs.iter()
+            .map(|&q| {
+                let estimate = quantile(q, &bounds, &cumulative)?;
+                let Estimate::Above(top) = estimate else {
+                    return Some(estimate);
+                };
+                if unplaced.is_empty() {
+                    return Some(estimate);
+                }
+                let total = cumulative.last().copied().unwrap_or(0.0);
+                let rank = q.clamp(0.0, 1.0) * total;
+                // The most that could lie at or below each bound.
+                let supported = bounds
+                    .iter()
+                    .zip(&cumulative)
+                    .filter(|&(&bound, &below)| {
+                        let at_most = below
+                            + unplaced
+                                .iter()
+                                .filter(|(own_top, _)| *own_top < bound)
+                                .map(|(_, count)| count)
+                                .sum::<f64>();
+                        at_most < rank
+                    })
+                    .map(|(bound, _)| *bound)
+                    .next_back();
+                Some(Estimate::Above(supported.unwrap_or(top)))
+            })
+            .collect()
     }
 }
 
@@ -191,15 +249,16 @@ fn cumulative_at(bounds: &[f64], cumulative: &[f64], at: f64) -> f64 {
 
 /// Per-second rate of a counter from the increments reported in a window.
 ///
-/// `increments` are the values reported by scrapes whose time falls in the window; `covered_ms`
-/// is how much of the window the series actually covered (shorter than the window right after
-/// the series appeared). `None` when nothing was covered.
-pub fn rate(increments: impl IntoIterator<Item = f64>, covered_ms: i64) -> Option<f64> {
-    if covered_ms <= 0 {
+/// `increments` are the values reported by scrapes whose time falls in the window;
+/// `covered_seconds` is the time those increments span: for each scrape, the time since the
+/// target's previous good scrape (so the first scrape after a new baseline spans only its own
+/// interval, and a window right after a gap is not diluted). `None` when nothing was covered.
+pub fn rate(increments: impl IntoIterator<Item = f64>, covered_seconds: f64) -> Option<f64> {
+    if covered_seconds <= 0.0 || !covered_seconds.is_finite() {
         return None;
     }
     let total: f64 = increments.into_iter().sum();
-    Some(total / (covered_ms as f64 / 1000.0))
+    Some(total / covered_seconds)
 }
 
 #[cfg(test)]
@@ -280,9 +339,38 @@ mod tests {
     }
 
     #[test]
+    fn above_names_only_a_bound_every_layout_supports() {
+        // Replica a knows only "at most 1 s" or "more"; b has buckets up to 8 s.
+        let a: Arc<[f64]> = Arc::from(vec![1.0]);
+        let b: Arc<[f64]> = Arc::from(vec![1.0, 2.0, 4.0, 8.0]);
+        let mut merged = MergedHistogram::new();
+        // a: 5 at most 1 s, 5 above (anywhere above 1 s, perhaps at 1.5 s).
+        merged.add(&increment(&a, &[(0, 5.0), (1, 5.0)]));
+        // b: 10 in (1, 2].
+        merged.add(&increment(&b, &[(1, 10.0)]));
+        // 20 in all: the p99 rank (19.8) is past the 15 known to lie at or below 8 s, but a's 5
+        // could lie in (1, 2]: only "above 1 s" is supported.
+        assert_eq!(merged.quantile(0.99), Some(Estimate::Above(1.0)));
+        // The median (rank 10) is within what is known.
+        assert_eq!(merged.quantile(0.5), Some(Estimate::Value(1.5)));
+        // With b's own slow tail the bound moves up only as far as the data allows.
+        let mut merged = MergedHistogram::new();
+        merged.add(&increment(&a, &[(0, 90.0), (1, 1.0)]));
+        merged.add(&increment(&b, &[(0, 5.0), (4, 4.0)]));
+        // 100 in all, rank 99: at most 95 + 1 (a's) could lie at or below 2, 4 or 8 s, so the
+        // 99th is surely above 8 s.
+        assert_eq!(merged.quantile(0.99), Some(Estimate::Above(8.0)));
+        // One layout alone: above its top, as before.
+        let mut single = MergedHistogram::new();
+        single.add(&increment(&a, &[(0, 1.0), (1, 9.0)]));
+        assert_eq!(single.quantile(0.5), Some(Estimate::Above(1.0)));
+    }
+
+    #[test]
     fn rate_divides_by_the_covered_time() {
-        assert_eq!(rate([10.0, 20.0], 10_000), Some(3.0));
-        assert_eq!(rate([], 10_000), Some(0.0));
-        assert_eq!(rate([5.0], 0), None);
+        assert_eq!(rate([10.0, 20.0], 10.0), Some(3.0));
+        assert_eq!(rate([], 10.0), Some(0.0));
+        assert_eq!(rate([5.0], 0.0), None);
+        assert_eq!(rate([5.0], f64::NAN), None);
     }
 }

@@ -20,10 +20,14 @@ pub mod raw;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use app::wire::{
-    DeploymentRef, Filter, MAX_BOUNDS, Panel, PanelId, Point, Series, SeriesId, TargetHealth, View,
+    AbovePoint, DeploymentRef, Filter, MAX_BOUNDS, Panel, PanelId, Point, Series, SeriesId,
+    TargetHealth, View,
 };
 
-use crate::model::{HistogramIncrement, Signal, TargetLabels};
+use crate::model::{
+    DETAIL_COUNT, DETAIL_PROCESS, DETAIL_SUM, HistogramIncrement, Origin, RATE_WINDOW_SCRAPES,
+    Signal, TargetLabels,
+};
 use crate::store::{
     FloatSeries, HistogramSeries, Resolution, Samples, SeriesKey, Store, StoreClosed, StoreHandle,
     TIERS,
@@ -99,7 +103,7 @@ impl Grid {
         let end_ms = (to_ms + step_ms - 1).div_euclid(step_ms) * step_ms;
         let points = (range_ms / step_ms).max(1);
         let window_ms = match resolution {
-            Resolution::Raw => step_ms.max(5 * interval),
+            Resolution::Raw => step_ms.max(RATE_WINDOW_SCRAPES * interval),
             Resolution::Tier(_) => step_ms.max(interval),
         };
         Grid {
@@ -134,6 +138,11 @@ impl Grid {
     fn earliest(&self) -> i64 {
         self.start_ms - self.window_ms.max(self.lookback_ms)
     }
+}
+
+/// A replica's identity whatever reader reported it.
+fn identity(target: &TargetLabels) -> (&str, &str, &str) {
+    (&target.environment, &target.deployment, &target.replica)
 }
 
 fn matches(filter: &Filter, target: &TargetLabels) -> bool {
@@ -224,43 +233,26 @@ fn read(source: Source<'_, FloatSeries>, grid: &Grid) -> Vec<(i64, Option<f64>)>
     points
 }
 
-/// Per-grid-point rate of one counter series (`None` where it reported nothing).
-fn rate_line(points: &[(i64, Option<f64>)], grid: &Grid, scraped_since_ms: i64) -> Line {
+/// Per-grid-point sum of one counter series' increments reported in `(t - window, t]`
+/// (`None` where it reported nothing there). Each window is summed afresh, oldest first, so
+/// equal inputs give equal sums whatever came before.
+fn window_sums(points: &[(i64, Option<f64>)], grid: &Grid) -> Line {
     let mut line = Vec::with_capacity(grid.len());
     let (mut left, mut right) = (0usize, 0usize);
-    let mut total = 0.0;
-    let mut present = 0usize;
-    let mut last_ms = i64::MIN;
     for time in grid.times() {
-        let window_start = time - grid.window_ms;
         while right < points.len() && points[right].0 <= time {
-            if let Some(value) = points[right].1 {
-                total += value;
-                present += 1;
-            }
-            last_ms = points[right].0;
             right += 1;
         }
-        while left < right && points[left].0 <= window_start {
-            if let Some(value) = points[left].1 {
-                total -= value;
-                present -= 1;
-            }
+        while left < right && points[left].0 <= time - grid.window_ms {
             left += 1;
         }
-        if present == 0 {
-            line.push(None);
-            continue;
+        let mut sum = None;
+        for (_, value) in &points[left..right] {
+            if let Some(value) = value {
+                *sum.get_or_insert(0.0) += value;
+            }
         }
-        // A full window covers its whole length (up to the end of the range, for the newest
-        // point); a target scraped for less time than that covers from its first (baseline)
-        // scrape to its last increment.
-        let covered_ms = if scraped_since_ms <= window_start {
-            time.min(grid.to_ms) - window_start
-        } else {
-            last_ms - scraped_since_ms
-        };
-        line.push(math::rate([total.max(0.0)], covered_ms));
+        line.push(sum);
     }
     line
 }
@@ -318,17 +310,53 @@ fn merged_histograms(sources: &[Source<'_, HistogramSeries>], grid: &Grid) -> Ve
         .collect()
 }
 
+/// Percentile estimates on the grid; `None` where nothing contributed.
+type Estimates = Vec<Option<Estimate>>;
+
+/// What the percentile lines of a panel were computed from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PercentileSource {
+    /// Histogram buckets merged across series and time.
+    Histograms,
+    /// Exporters' own quantiles (the largest across series).
+    Summaries,
+    /// Totals over counts: means only (the first line of each group).
+    Means,
+}
+
+/// Percentile lines per group (p50, p90, p95, p99), with what they came from.
+struct Percentiles<G> {
+    lines: BTreeMap<G, [Estimates; 4]>,
+    top_bucket: Option<f64>,
+    bounds: Vec<f64>,
+    from: PercentileSource,
+}
+
 /// Everything a view computes from the store at once.
 struct Reader<'a> {
     store: &'a Store,
     filter: &'a Filter,
     grid: Grid,
-    scraped_since: HashMap<&'a TargetLabels, i64>,
+    /// Per target in scope, the seconds its increments in each point's window span (the sum
+    /// of its [`Signal::CoveredSeconds`] there): what a rate divides by.
+    coverage: HashMap<&'a TargetLabels, Line>,
 }
 
 /// A series' key as a replica name ("" for a deployment-level exporter).
 fn replica_of(key: &SeriesKey) -> String {
     key.target.replica.to_string()
+}
+
+/// Where several readers report the same signal for one replica, the one preferred: what the
+/// exporter says of the replica (or host) as a whole — a container's CPU, node_exporter's host —
+/// first; then inferscope's own readings of the replica's process tree and GPUs; last what an
+/// exporter says of its own process alone (`process_*`, detail [`DETAIL_PROCESS`]).
+fn preference(key: &SeriesKey) -> u8 {
+    match (key.target.origin, key.detail.as_deref()) {
+        (Origin::Exporter, Some(DETAIL_PROCESS)) => 2,
+        (Origin::Host | Origin::Nvml, _) => 1,
+        (Origin::Exporter, _) => 0,
+    }
 }
 
 const QUANTILES: [(SeriesId, f64, &str); 4] = [
@@ -340,40 +368,58 @@ const QUANTILES: [(SeriesId, f64, &str); 4] = [
 
 impl<'a> Reader<'a> {
     fn new(store: &'a Store, filter: &'a Filter, grid: Grid) -> Reader<'a> {
-        // When scraping of each target began, as far as the data goes back.
-        let first = |samples: Option<&Samples>| match samples {
-            Some(Samples::Gauge(series)) => series.first_time(),
-            _ => None,
-        };
-        let scraped_since = store
-            .series_with_raw(Signal::Up, grid.resolution)
+        let coverage = store
+            .series_with_raw(Signal::CoveredSeconds, grid.resolution)
+            .filter(|(key, _, _)| matches(filter, &key.target))
             .filter_map(|(key, main, raw)| {
-                let since = match (first(Some(main)), first(raw)) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-                since.map(|time| (&key.target, time))
+                let source = Source::counter(main, raw)?;
+                Some((&key.target, window_sums(&read(source, &grid), &grid)))
             })
             .collect();
         Reader {
             store,
             filter,
             grid,
-            scraped_since,
+            coverage,
         }
     }
 
-    /// Series of a signal in scope, with their raw points beside a rollup tier.
+    /// Series of a signal in scope, with their raw points beside a rollup tier. Where several
+    /// readers report the signal for one replica, only the preferred one's series
+    /// ([`preference`]): nothing is counted twice.
     fn series(
         &self,
         signal: Signal,
     ) -> impl Iterator<Item = (&'a SeriesKey, &'a Samples, Option<&'a Samples>)> + '_ {
+        let in_scope = || {
+            self.store
+                .series_with_raw(signal, self.grid.resolution)
+                .filter(|(key, _, _)| matches(self.filter, &key.target))
+        };
+        // Most signals come from exporters' pages alone: nothing to choose between.
+        let mut best: HashMap<(&str, &str, &str), u8> = HashMap::new();
+        if in_scope().any(|(key, _, _)| preference(key) > 0) {
+            for (key, _, _) in in_scope() {
+                let rank = preference(key);
+                best.entry(identity(&key.target))
+                    .and_modify(|known| *known = (*known).min(rank))
+                    .or_insert(rank);
+            }
+        }
         self.store
             .series_with_raw(signal, self.grid.resolution)
-            .filter(|(key, _, _)| matches(self.filter, &key.target))
+            .filter(move |(key, _, _)| {
+                matches(self.filter, &key.target)
+                    && best
+                        .get(&identity(&key.target))
+                        .is_none_or(|rank| *rank == preference(key))
+            })
     }
 
     /// Rates of a counter signal, summed per group (`None` from `group` leaves a series out).
+    /// A series' rate at a point is its increments in the window divided by the seconds its
+    /// target's increments there span; `None` where it reported nothing or nothing is spanned
+    /// (a new baseline only).
     fn rates<G: Ord>(
         &self,
         signal: Signal,
@@ -387,19 +433,46 @@ impl<'a> Reader<'a> {
             let Some(group) = group(key) else {
                 continue;
             };
-            let since = self
-                .scraped_since
-                .get(&key.target)
-                .copied()
-                .or_else(|| source.main.first_time())
-                .unwrap_or(self.grid.start_ms);
-            let line = rate_line(&read(source, &self.grid), &self.grid, since);
+            let Some(coverage) = self.coverage.get(&key.target) else {
+                continue;
+            };
+            let sums = window_sums(&read(source, &self.grid), &self.grid);
             let total = lines
                 .entry(group)
                 .or_insert_with(|| vec![None; self.grid.len()]);
-            for (slot, value) in total.iter_mut().zip(line) {
-                if let Some(value) = value {
-                    accumulate(slot, value);
+            for ((slot, sum), covered) in total.iter_mut().zip(sums).zip(coverage) {
+                if let (Some(sum), Some(covered)) = (sum, covered)
+                    && let Some(rate) = math::rate([sum.max(0.0)], *covered)
+                {
+                    accumulate(slot, rate);
+                }
+            }
+        }
+        lines
+    }
+
+    /// Sums of a counter signal's increments per group and detail, in each point's window (for
+    /// means: a total over a count, where the time spanned cancels out).
+    fn sums<G: Ord>(
+        &self,
+        signal: Signal,
+        group: impl Fn(&SeriesKey) -> Option<G>,
+    ) -> BTreeMap<G, Line> {
+        let mut lines: BTreeMap<G, Line> = BTreeMap::new();
+        for (key, main, raw) in self.series(signal) {
+            let Some(source) = Source::counter(main, raw) else {
+                continue;
+            };
+            let Some(group) = group(key) else {
+                continue;
+            };
+            let sums = window_sums(&read(source, &self.grid), &self.grid);
+            let total = lines
+                .entry(group)
+                .or_insert_with(|| vec![None; self.grid.len()]);
+            for (slot, sum) in total.iter_mut().zip(sums) {
+                if let Some(sum) = sum {
+                    accumulate(slot, sum);
                 }
             }
         }
@@ -434,14 +507,14 @@ impl<'a> Reader<'a> {
         lines
     }
 
-    /// Percentile lines of a histogram signal per group; where no histogram exists, the
-    /// largest of the summary quantiles. Returns the lines, the top bucket, the bounds, and
-    /// whether they come from summaries.
+    /// Percentile estimates of a latency or size signal per group: from histograms merged
+    /// across series and the window; where no histogram exists, the largest of the summary
+    /// quantiles; where neither does, the mean from totals and counts.
     fn percentiles<G: Ord + Clone>(
         &self,
         signal: Signal,
         group: impl Fn(&SeriesKey) -> G,
-    ) -> (BTreeMap<G, [Line; 4]>, Option<f64>, Vec<f64>, bool) {
+    ) -> Percentiles<G> {
         let mut rings: BTreeMap<G, Vec<Source<'_, HistogramSeries>>> = BTreeMap::new();
         for (key, main, raw) in self.series(signal) {
             if let Some(source) = Source::histogram(main, raw) {
@@ -449,24 +522,28 @@ impl<'a> Reader<'a> {
             }
         }
         if rings.is_empty() {
-            return self.summary_percentiles(signal, group);
+            let summaries = self.summary_percentiles(signal, &group);
+            if !summaries.lines.is_empty() {
+                return summaries;
+            }
+            return self.means(signal, &group);
         }
         let mut top_bucket: Option<f64> = None;
         let mut bounds: BTreeSet<u64> = BTreeSet::new();
         let mut lines = BTreeMap::new();
+        let qs: Vec<f64> = QUANTILES.iter().map(|(_, q, _)| *q).collect();
         for (group, rings) in rings {
             let merged = merged_histograms(&rings, &self.grid);
-            let mut quantiles: [Line; 4] = Default::default();
+            let mut quantiles: [Estimates; 4] = Default::default();
             for histogram in &merged {
                 if let Some(top) = histogram.top_bound() {
                     top_bucket = Some(top_bucket.map_or(top, |known| known.max(top)));
                 }
-                let (layout, cumulative) = histogram.cumulative();
                 if bounds.len() < MAX_BOUNDS {
-                    bounds.extend(layout.iter().map(|bound| bound.to_bits()));
+                    bounds.extend(histogram.bounds().map(f64::to_bits));
                 }
-                for ((_, q, _), line) in QUANTILES.iter().zip(quantiles.iter_mut()) {
-                    line.push(math::quantile(*q, &layout, &cumulative).map(Estimate::value));
+                for (estimate, line) in histogram.quantiles(&qs).into_iter().zip(&mut quantiles) {
+                    line.push(estimate);
                 }
             }
             lines.insert(group, quantiles);
@@ -474,15 +551,20 @@ impl<'a> Reader<'a> {
         let mut bounds: Vec<f64> = bounds.into_iter().map(f64::from_bits).collect();
         bounds.sort_by(f64::total_cmp);
         bounds.truncate(MAX_BOUNDS);
-        (lines, top_bucket, bounds, false)
+        Percentiles {
+            lines,
+            top_bucket,
+            bounds,
+            from: PercentileSource::Histograms,
+        }
     }
 
     fn summary_percentiles<G: Ord + Clone>(
         &self,
         signal: Signal,
-        group: impl Fn(&SeriesKey) -> G,
-    ) -> (BTreeMap<G, [Line; 4]>, Option<f64>, Vec<f64>, bool) {
-        let mut lines: BTreeMap<G, [Line; 4]> = BTreeMap::new();
+        group: &impl Fn(&SeriesKey) -> G,
+    ) -> Percentiles<G> {
+        let mut lines: BTreeMap<G, [Estimates; 4]> = BTreeMap::new();
         for (key, main, raw) in self.series(signal) {
             let Some(source) = Source::gauge(main, raw) else {
                 continue;
@@ -499,12 +581,59 @@ impl<'a> Reader<'a> {
                 .or_insert_with(|| std::array::from_fn(|_| vec![None; self.grid.len()]));
             for (slot, value) in entry[index].iter_mut().zip(line) {
                 if let Some(value) = value {
-                    *slot = Some(slot.map_or(value, |known: f64| known.max(value)));
+                    let known = slot.map_or(value, |known| known.value().max(value));
+                    *slot = Some(Estimate::Value(known));
                 }
             }
         }
-        let from_summaries = !lines.is_empty();
-        (lines, None, Vec::new(), from_summaries)
+        Percentiles {
+            lines,
+            top_bucket: None,
+            bounds: Vec::new(),
+            from: PercentileSource::Summaries,
+        }
+    }
+
+    /// Means per group: the totals reported in each point's window over the counts.
+    fn means<G: Ord + Clone>(
+        &self,
+        signal: Signal,
+        group: &impl Fn(&SeriesKey) -> G,
+    ) -> Percentiles<G> {
+        let parts = self.sums(signal, |key| {
+            let part = match key.detail.as_deref() {
+                Some(DETAIL_SUM) => 0u8,
+                Some(DETAIL_COUNT) => 1u8,
+                _ => return None,
+            };
+            Some((group(key), part))
+        });
+        let mut lines: BTreeMap<G, [Estimates; 4]> = BTreeMap::new();
+        for ((group, part), line) in &parts {
+            if *part != 0 {
+                continue;
+            }
+            let Some(counts) = parts.get(&(group.clone(), 1)) else {
+                continue;
+            };
+            let mean: Estimates = line
+                .iter()
+                .zip(counts)
+                .map(|(sum, count)| match (sum, count) {
+                    (Some(sum), Some(count)) if *count > 0.0 => {
+                        Some(Estimate::Value(sum.max(0.0) / count))
+                    }
+                    _ => None,
+                })
+                .collect();
+            lines.insert(group.clone(), [mean, Vec::new(), Vec::new(), Vec::new()]);
+        }
+        Percentiles {
+            lines,
+            top_bucket: None,
+            bounds: Vec::new(),
+            from: PercentileSource::Means,
+        }
     }
 
     fn panel(&self, id: PanelId) -> Panel {
@@ -514,6 +643,7 @@ impl<'a> Reader<'a> {
             top_bucket: None,
             bounds: Vec::new(),
             from_summaries: false,
+            above: Vec::new(),
         };
         let split = self.filter.splits(id);
         let grid = &self.grid;
@@ -542,6 +672,9 @@ impl<'a> Reader<'a> {
             }
             PanelId::TimeToFirstByte => {
                 self.percentile_panel(&mut panel, Signal::TimeToFirstByteSeconds, split);
+            }
+            PanelId::EngineQueueTime => {
+                self.percentile_panel(&mut panel, Signal::EngineQueueSeconds, split);
             }
             PanelId::RequestSize => {
                 self.percentile_panel(&mut panel, Signal::RequestSizeBytes, split)
@@ -709,35 +842,54 @@ impl<'a> Reader<'a> {
     }
 
     fn percentile_panel(&self, panel: &mut Panel, signal: Signal, split: bool) {
-        let grouped = if split {
+        let percentiles = if split {
             self.percentiles(signal, replica_of)
         } else {
-            let (lines, top, bounds, from_summaries) = self.percentiles(signal, |_| String::new());
-            (lines, top, bounds, from_summaries)
+            self.percentiles(signal, |_| String::new())
         };
-        let (lines, top_bucket, bounds, from_summaries) = grouped;
+        let Percentiles {
+            lines,
+            top_bucket,
+            bounds,
+            from,
+        } = percentiles;
         panel.top_bucket = top_bucket;
         panel.bounds = bounds;
-        panel.from_summaries = from_summaries;
+        panel.from_summaries = from == PercentileSource::Summaries;
+        let grid = &self.grid;
+        let push = |panel: &mut Panel, id: SeriesId, estimates: Estimates| {
+            let mut points = Vec::with_capacity(estimates.len());
+            for (time, estimate) in grid.times().zip(estimates) {
+                if let Some(Estimate::Above(_)) = estimate {
+                    panel.above.push(AbovePoint {
+                        series: id.clone(),
+                        at_ms: time,
+                    });
+                }
+                points.push(Point(time, estimate.map(Estimate::value)));
+            }
+            panel.series.push(Series { id, points });
+        };
         for (group, quantiles) in lines {
-            if split {
-                // One line per replica: its p99.
-                let [_, _, _, p99] = quantiles;
-                panel.series.push(Series {
-                    id: SeriesId::Replica(group),
-                    points: points(&self.grid, p99),
-                });
-            } else {
-                for ((id, _, _), line) in QUANTILES.iter().zip(quantiles) {
-                    if line.iter().any(Option::is_some) || !from_summaries {
-                        panel.series.push(Series {
-                            id: id.clone(),
-                            points: points(&self.grid, line),
-                        });
+            let [p50, _, _, p99] = &quantiles;
+            match (from, split) {
+                // One line per replica: its p99 (its mean, where only means are known).
+                (PercentileSource::Means, true) => {
+                    push(panel, SeriesId::Replica(group), p50.clone());
+                }
+                (_, true) => push(panel, SeriesId::Replica(group), p99.clone()),
+                (PercentileSource::Means, false) => push(panel, SeriesId::Mean, p50.clone()),
+                (_, false) => {
+                    for ((id, _, _), line) in QUANTILES.iter().zip(quantiles) {
+                        if line.iter().any(Option::is_some) || from == PercentileSource::Histograms
+                        {
+                            push(panel, id.clone(), line);
+                        }
                     }
                 }
             }
         }
+        panel.above.sort();
     }
 
     /// GPU lines keyed `gpu`, or `replica/gpu` when several replicas report GPUs.
@@ -901,11 +1053,7 @@ mod tests {
     };
 
     fn target(deployment: &str, replica: &str) -> TargetLabels {
-        TargetLabels {
-            environment: Arc::from("production"),
-            deployment: Arc::from(deployment),
-            replica: Arc::from(replica),
-        }
+        TargetLabels::exporter("production", deployment, replica)
     }
 
     fn store() -> Store {
@@ -916,12 +1064,30 @@ mod tests {
         })
     }
 
+    /// One good scrape of `target`, spanning the time since its previous one (a new baseline
+    /// when that is more than five scrape intervals ago, as the ingestor decides).
     fn scrape(
         store: &mut Store,
         target: &TargetLabels,
         at_ms: i64,
         observations: Vec<Observation>,
     ) {
+        let previous = store
+            .series(Signal::Up)
+            .find(|(key, _)| key.target == *target)
+            .and_then(|(_, samples)| match samples {
+                // The last good scrape, as the ingestor remembers it.
+                Samples::Gauge(series) => series
+                    .iter()
+                    .filter(|(_, up)| *up == Some(1.0))
+                    .last()
+                    .map(|(at, _)| at),
+                _ => None,
+            });
+        let covered_seconds = previous
+            .map(|previous| at_ms - previous)
+            .filter(|gap| *gap <= RATE_WINDOW_SCRAPES * SETTINGS.scrape_interval_ms)
+            .map(|gap| gap as f64 / 1000.0);
         store.apply(ScrapeReport {
             url: format!("http://{}/metrics", target.replica),
             target: target.clone(),
@@ -932,6 +1098,7 @@ mod tests {
                 observations,
                 raw: crate::model::RawSamples::default(),
                 engines: Vec::new(),
+                covered_seconds,
             }),
         });
     }
@@ -1046,6 +1213,211 @@ mod tests {
         assert_eq!(value_at(panel, SeriesId::Status2xx, t0), None);
     }
 
+    #[test]
+    fn after_an_outage_longer_than_the_window_a_gap_then_the_true_rate() {
+        let mut store = store();
+        let a = target("chat", "a");
+        let t0 = 1_000_000_000;
+        scrape(&mut store, &a, t0, vec![]);
+        for second in 1..=10 {
+            scrape(
+                &mut store,
+                &a,
+                t0 + second * 1000,
+                vec![requests("200", 100.0)],
+            );
+        }
+        // Two minutes of failed scrapes, then a baseline page (the ingestor places none of the
+        // outage's growth) and a second of traffic.
+        for second in 11..=130 {
+            store.apply(ScrapeReport {
+                url: "http://a/metrics".into(),
+                target: a.clone(),
+                at_ms: t0 + second * 1000,
+                duration_seconds: 0.1,
+                outcome: Err("connection refused".into()),
+            });
+        }
+        scrape(&mut store, &a, t0 + 131_000, vec![]);
+        for second in 132..=140 {
+            scrape(
+                &mut store,
+                &a,
+                t0 + second * 1000,
+                vec![requests("200", 100.0)],
+            );
+        }
+        let view = view(&store, &five_minutes(), t0 + 140_000, SETTINGS);
+        let panel = view.panel(PanelId::InferenceVolume).expect("panel");
+        assert_eq!(
+            value_at(panel, SeriesId::Status2xx, t0 + 10_000),
+            Some(100.0)
+        );
+        // The window after the last good scrape before the outage still sees it ...
+        assert_eq!(
+            value_at(panel, SeriesId::Status2xx, t0 + 14_000),
+            Some(100.0)
+        );
+        // ... then nothing was measured: a gap, never a zero or a spike.
+        for second in 16..=131 {
+            assert_eq!(
+                value_at(panel, SeriesId::Status2xx, t0 + second * 1000),
+                None,
+                "at {second} s"
+            );
+        }
+        // The first point after the baseline already shows the true rate, undiluted.
+        assert_eq!(
+            value_at(panel, SeriesId::Status2xx, t0 + 132_000),
+            Some(100.0)
+        );
+        assert_eq!(
+            value_at(panel, SeriesId::Status2xx, t0 + 140_000),
+            Some(100.0)
+        );
+    }
+
+    #[test]
+    fn a_replica_read_by_several_readers_is_counted_once() {
+        let mut store = store();
+        let page = target("chat", "a");
+        let host = page.with_origin(Origin::Host);
+        let t0 = 7_000_000_000;
+        let cpu = |value, detail: Option<&str>| Observation {
+            signal: Signal::CpuSeconds,
+            detail: detail.map(Arc::from),
+            value: Value::Increment(value),
+        };
+        let memory = |value, detail: Option<&str>| Observation {
+            signal: Signal::MemoryWorkingSetBytes,
+            detail: detail.map(Arc::from),
+            value: Value::Gauge(value),
+        };
+        let process = Some(DETAIL_PROCESS);
+        scrape(&mut store, &page, t0 - 1000, vec![]);
+        scrape(&mut store, &host, t0 - 600, vec![]);
+        for second in 0..=5 {
+            let at = t0 + second * 1000;
+            // The exporter's own process_* (one process) and inferscope's reading of the
+            // whole process tree; they scrape at other times and never stale each other.
+            scrape(
+                &mut store,
+                &page,
+                at,
+                vec![
+                    cpu(0.25, process),
+                    memory(100.0, process),
+                    requests("200", 3.0),
+                ],
+            );
+            scrape(
+                &mut store,
+                &host,
+                at + 400,
+                vec![cpu(1.5, None), memory(900.0, None)],
+            );
+        }
+        let end = t0 + 5000;
+        let view = view(&store, &five_minutes(), end + 1000, SETTINGS);
+        let cpu_panel = view.panel(PanelId::Cpu).expect("cpu");
+        let replica = SeriesId::Replica("a".into());
+        assert_eq!(value_at(cpu_panel, replica.clone(), end + 1000), Some(1.5));
+        let memory = view.panel(PanelId::Memory).expect("memory");
+        assert_eq!(value_at(memory, replica, end + 1000), Some(900.0));
+        // The page's own series have no gaps from the host reader's scrapes.
+        let volume = view.panel(PanelId::InferenceVolume).expect("volume");
+        for second in 1..=5 {
+            assert_eq!(
+                value_at(volume, SeriesId::Status2xx, t0 + second * 1000),
+                Some(3.0)
+            );
+        }
+        // node_exporter's page describes the host as a whole: it wins over inferscope's reading
+        // of the node_exporter process itself.
+        let node = target("hosts", "n0");
+        let node_process = node.with_origin(Origin::Host);
+        scrape(&mut store, &node, t0 - 1000, vec![]);
+        scrape(&mut store, &node_process, t0 - 600, vec![]);
+        for second in 0..=5 {
+            let at = t0 + second * 1000;
+            scrape(
+                &mut store,
+                &node,
+                at,
+                vec![cpu(6.0, None), cpu(0.01, process)],
+            );
+            scrape(&mut store, &node_process, at + 400, vec![cpu(0.02, None)]);
+        }
+        let hosts = Filter {
+            deployment: Some("hosts".into()),
+            ..five_minutes()
+        };
+        let view = super::view(&store, &hosts, end + 1000, SETTINGS);
+        let host_cpu = view.panel(PanelId::Cpu).expect("cpu");
+        assert_eq!(
+            value_at(host_cpu, SeriesId::Replica("n0".into()), end + 1000),
+            Some(6.0)
+        );
+    }
+
+    #[test]
+    fn means_stand_in_where_only_totals_are_reported() {
+        let mut store = store();
+        let t0 = 8_000_000_000;
+        let part = |detail: &str, value| Observation {
+            signal: Signal::EndToEndSeconds,
+            detail: Some(Arc::from(detail)),
+            value: Value::Increment(value),
+        };
+        for (replica, seconds, count) in [("a", 3.0, 10.0), ("b", 1.0, 30.0)] {
+            let target = target("triton", replica);
+            scrape(&mut store, &target, t0, vec![]);
+            for second in 1..=3 {
+                scrape(
+                    &mut store,
+                    &target,
+                    t0 + second * 1000,
+                    vec![part(DETAIL_SUM, seconds), part(DETAIL_COUNT, count)],
+                );
+            }
+        }
+        let view = view(&store, &five_minutes(), t0 + 3000, SETTINGS);
+        let panel = view.panel(PanelId::ResponseTime).expect("panel");
+        // (3 + 1) s over (10 + 30) requests per scrape.
+        assert_eq!(value_at(panel, SeriesId::Mean, t0 + 3000), Some(0.1));
+        assert!(panel.series(&SeriesId::P99).is_none());
+        assert!(!panel.from_summaries);
+    }
+
+    #[test]
+    fn percentiles_above_every_bound_are_marked() {
+        let mut store = store();
+        let bounds: Arc<[f64]> = Arc::from(vec![1.0]);
+        let t0 = 9_000_000_000;
+        scrape(
+            &mut store,
+            &target("chat", "a"),
+            t0,
+            vec![Observation {
+                signal: Signal::EndToEndSeconds,
+                detail: None,
+                value: Value::Histogram(HistogramIncrement {
+                    bounds,
+                    buckets: vec![(0, 90.0), (1, 10.0)],
+                    sum: 0.0,
+                    count: 100.0,
+                }),
+            }],
+        );
+        let view = view(&store, &five_minutes(), t0, SETTINGS);
+        let panel = view.panel(PanelId::ResponseTime).expect("panel");
+        assert_eq!(value_at(panel, SeriesId::P99, t0), Some(1.0));
+        assert!(panel.is_above(&SeriesId::P99, t0));
+        let p50 = value_at(panel, SeriesId::P50, t0).expect("p50");
+        assert!((p50 - 0.5 / 0.9).abs() < 1e-12, "{p50}");
+        assert!(!panel.is_above(&SeriesId::P50, t0));
+    }
+
     fn view_resolution(filter: &Filter, now_ms: i64) -> Resolution {
         Grid::for_filter(filter, now_ms, SETTINGS).resolution
     }
@@ -1056,7 +1428,7 @@ mod tests {
         let a = target("chat", "a");
         // A 24-hour view steps by five minutes; t0 is on a step.
         let t0 = 1_000_200_000;
-        scrape(&mut store, &a, t0 - 600_000, vec![]);
+        scrape(&mut store, &a, t0, vec![]);
         // A minute of scrapes, and the first of the next minute (which closes the rollup step).
         for second in 1..=61 {
             scrape(
@@ -1075,7 +1447,7 @@ mod tests {
         assert_eq!(view.step_ms, 300_000);
         let panel = view.panel(PanelId::InferenceVolume).expect("panel");
         // Read from the one-minute rollup: the last point (t0 + 5 min) covers the one complete
-        // minute so far, 120 requests in 60 s.
+        // minute so far, 120 requests in 60 s, and the raw scrape after it, 2 more in 1 s.
         assert_eq!(view_resolution(&day, now), Resolution::Tier(0));
         assert_eq!(
             value_at(panel, SeriesId::Status2xx, t0 + 300_000),

@@ -89,7 +89,6 @@ pub fn family_view(
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use app::wire::TimeRange;
 
@@ -105,17 +104,14 @@ mod tests {
     ) -> ScrapeReport {
         ScrapeReport {
             url: format!("http://{replica}/metrics"),
-            target: TargetLabels {
-                environment: Arc::from("production"),
-                deployment: Arc::from("chat"),
-                replica: Arc::from(replica),
-            },
+            target: TargetLabels::exporter("production", "chat", replica),
             at_ms,
             duration_seconds: 0.0,
             outcome: Ok(ScrapeSuccess {
                 observations: Vec::new(),
                 engines: Vec::new(),
                 samples: values.len() as u64,
+                covered_seconds: None,
                 raw: RawSamples {
                     values,
                     names: names.into_iter().map(|(id, n)| (id, n.into())).collect(),

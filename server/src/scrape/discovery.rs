@@ -16,7 +16,7 @@ use thiserror::Error;
 use tracing::{debug, warn};
 
 use crate::ingest::adapter::Engine;
-use crate::model::TargetLabels;
+use crate::model::{Origin, TargetLabels};
 
 use super::Target;
 use super::http::read_limited;
@@ -115,6 +115,7 @@ pub fn parse_http_sd(url: &str, body: &[u8]) -> Result<Vec<Target>, DiscoveryErr
                     environment: environment.clone(),
                     deployment: deployment.clone(),
                     replica: Arc::from(replica.as_str()),
+                    origin: Origin::Exporter,
                 },
                 engine: group
                     .labels
@@ -150,6 +151,38 @@ async fn fetch(
     parse_http_sd(url, &body)
 }
 
+/// A target left out because another one has its identity (environment, deployment,
+/// replica), with why.
+pub type Refusal = (Target, String);
+
+/// Keeps one target per identity: the first listed (static targets first, then each discovery
+/// endpoint's in turn); the others are refused with a reason naming the one kept. Two sources
+/// with one identity would overwrite and stale each other's series, so they are never merged.
+pub fn one_per_identity(targets: impl Iterator<Item = Target>) -> (BTreeSet<Target>, Vec<Refusal>) {
+    let mut kept: BTreeMap<TargetLabels, Target> = BTreeMap::new();
+    let mut refused = Vec::new();
+    for target in targets {
+        match kept.get(&target.labels) {
+            Some(first) if first.url == target.url => {}
+            Some(first) => {
+                let reason = format!(
+                    "not scraped: {} already has environment {:?}, deployment {:?} and replica \
+                     {:?}; give each target its own replica label",
+                    first.url,
+                    &*target.labels.environment,
+                    &*target.labels.deployment,
+                    &*target.labels.replica
+                );
+                refused.push((target, reason));
+            }
+            None => {
+                kept.insert(target.labels.clone(), target);
+            }
+        }
+    }
+    (kept.into_values().collect(), refused)
+}
+
 /// Keeps the scrape manager in step with the static targets and the discovery endpoints,
 /// forever (the task is aborted at shutdown).
 pub async fn run(
@@ -179,12 +212,14 @@ pub async fn run(
                 }
             }
         }
-        let wanted: BTreeSet<Target> = static_targets
-            .iter()
-            .chain(discovered.values().flatten())
-            .cloned()
-            .collect();
+        let (wanted, refused) = one_per_identity(
+            static_targets
+                .iter()
+                .chain(discovered.values().flatten())
+                .cloned(),
+        );
         manager.sync(wanted).await;
+        manager.refuse(refused).await;
         tokio::time::sleep(refresh).await;
     }
 }
@@ -205,6 +240,33 @@ mod tests {
         assert_eq!(&*targets[0].labels.replica, "chat-0");
         assert_eq!(targets[1].url, "http://127.0.0.1:9002/m");
         assert_eq!(&*targets[1].labels.replica, "127.0.0.1:9002");
+    }
+
+    #[test]
+    fn two_sources_with_one_identity_are_never_merged() {
+        let body = br#"[
+            {"targets": ["127.0.0.1:9001", "127.0.0.1:9002"], "labels": {"environment": "production", "deployment": "chat", "replica": "chat-0"}},
+            {"targets": ["127.0.0.1:9003"], "labels": {"environment": "production", "deployment": "chat", "replica": "chat-1"}}
+        ]"#;
+        let targets = parse_http_sd("http://sd", body).expect("valid http_sd");
+        let (kept, refused) = one_per_identity(targets.into_iter());
+        let urls: Vec<&str> = kept.iter().map(|target| target.url.as_str()).collect();
+        assert_eq!(
+            urls,
+            vec![
+                "http://127.0.0.1:9001/metrics",
+                "http://127.0.0.1:9003/metrics"
+            ]
+        );
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].0.url, "http://127.0.0.1:9002/metrics");
+        assert!(
+            refused[0]
+                .1
+                .contains("http://127.0.0.1:9001/metrics already has"),
+            "{}",
+            refused[0].1
+        );
     }
 
     #[test]

@@ -328,7 +328,7 @@ impl HostScraper {
             source,
             pid: None,
             settings,
-            ingestor: Ingestor::for_engines(vec![crate::ingest::adapter::Engine::Inferscope]),
+            ingestor: settings.ingestor(Some(vec![crate::ingest::adapter::Engine::Inferscope])),
         }
     }
 }
@@ -374,7 +374,7 @@ pub fn render(reading: &ProcessReading, totals: Option<HostTotals>) -> String {
 }
 
 impl Scraper for HostScraper {
-    async fn scrape(&mut self) -> Result<ScrapeSuccess, ScrapeError> {
+    async fn scrape(&mut self, at_ms: i64) -> Result<ScrapeSuccess, ScrapeError> {
         let proc = self.proc.clone();
         let source = self.source.clone();
         let cached = self.pid.take();
@@ -387,7 +387,7 @@ impl Scraper for HostScraper {
         .map_err(|error| ScrapeError::Source(format!("host reading task failed: {error}")))?
         .map_err(ScrapeError::Source)?;
         self.pid = Some(pid);
-        super::ingest_rendered(&mut self.ingestor, &page, &self.settings)
+        super::ingest_rendered(&mut self.ingestor, &page, &self.settings, at_ms)
     }
 }
 

@@ -8,8 +8,10 @@ use crate::store::ScrapeSuccess;
 use super::{ScrapeError, ScrapeSettings, Scraper};
 
 /// What the scraper asks for: OpenMetrics first, then the Prometheus text format (as
-/// Prometheus asks).
-pub const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,\
+/// Prometheus 3 asks). `escaping=allow-utf-8` keeps names as the exporter declares them:
+/// without it, prometheus_client (0.23 and later) escapes `:` to `_` in sample names but not in
+/// `# TYPE` lines (SGLang's `sglang:` families), a page no strict OpenMetrics reader accepts.
+pub const ACCEPT: &str = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8,\
 application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
 /// Scrapes one URL over HTTP.
@@ -32,13 +34,12 @@ impl HttpScraper {
         settings: ScrapeSettings,
         engine: Option<Engine>,
     ) -> HttpScraper {
-        let ingestor = match engine {
-            // A configured engine's table, plus the families every exporter has.
-            Some(engine) => {
-                Ingestor::for_engines(vec![engine, Engine::Process, Engine::Inferscope])
-            }
-            None => Ingestor::new(),
-        };
+        // A configured engine's table, plus the families any exporter may have beside it: the
+        // process's own, inferscope's names, and the FastAPI instrumentator's HTTP families
+        // (vLLM's API server serves them beside its engine's).
+        let ingestor = settings.ingestor(
+            engine.map(|engine| vec![engine, Engine::Process, Engine::Inferscope, Engine::FastApi]),
+        );
         HttpScraper {
             client,
             url: reqwest::Url::parse(&url).map_err(|error| format!("invalid URL {url:?}: {error}")),
@@ -92,7 +93,7 @@ pub async fn read_limited(
 }
 
 impl Scraper for HttpScraper {
-    async fn scrape(&mut self) -> Result<ScrapeSuccess, ScrapeError> {
+    async fn scrape(&mut self, at_ms: i64) -> Result<ScrapeSuccess, ScrapeError> {
         let url = self.url.clone().map_err(ScrapeError::Request)?;
         let response = self
             .client
@@ -126,13 +127,8 @@ impl Scraper for HttpScraper {
             label_limit: self.settings.label_limit,
             label_value_length_limit: self.settings.label_value_length_limit,
         };
-        let output = self.ingestor.ingest(text, format, limits)?;
-        Ok(ScrapeSuccess {
-            observations: output.observations,
-            raw: output.raw,
-            engines: output.engines.iter().map(|engine| engine.name()).collect(),
-            samples: output.samples as u64,
-        })
+        let output = self.ingestor.ingest(text, format, limits, at_ms)?;
+        Ok(super::success(output))
     }
 }
 

@@ -17,6 +17,8 @@ pub struct ScrapeManager {
     client: reqwest::Client,
     store: StoreHandle,
     loops: BTreeMap<Target, JoinHandle<()>>,
+    /// Targets not scraped because another has their identity, as last listed.
+    refused: BTreeMap<Target, String>,
 }
 
 impl ScrapeManager {
@@ -27,6 +29,7 @@ impl ScrapeManager {
             client,
             store,
             loops: BTreeMap::new(),
+            refused: BTreeMap::new(),
         }
     }
 
@@ -78,6 +81,50 @@ impl ScrapeManager {
                 self.store.clone(),
             ));
             self.loops.insert(target, handle);
+        }
+    }
+
+    /// Lists the targets refused for a duplicate identity on the targets page (and in the log,
+    /// once each), and takes off the list those no longer refused. Their twins' series are never
+    /// touched.
+    pub async fn refuse(&mut self, refused: Vec<super::discovery::Refusal>) {
+        let now: BTreeMap<Target, String> = refused.into_iter().collect();
+        let lifted: Vec<Target> = self
+            .refused
+            .keys()
+            .filter(|target| !now.contains_key(*target))
+            .cloned()
+            .collect();
+        for target in lifted {
+            self.refused.remove(&target);
+            if self
+                .store
+                .lift_refusal(target.labels, target.url)
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        for (target, reason) in now {
+            if self.refused.get(&target) == Some(&reason) {
+                continue;
+            }
+            warn!(url = %target.url, %reason, "target refused");
+            if self
+                .store
+                .refuse_target(
+                    target.labels.clone(),
+                    target.url.clone(),
+                    reason.clone(),
+                    now_ms(),
+                )
+                .await
+                .is_err()
+            {
+                return;
+            }
+            self.refused.insert(target, reason);
         }
     }
 

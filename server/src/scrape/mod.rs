@@ -88,8 +88,12 @@ pub enum ScrapeError {
 
 /// Something a scrape loop can drive: fetch and ingest one page (or reading) per call.
 pub trait Scraper: Send + 'static {
-    /// One scrape. Must not panic on bad input; returns an error instead.
-    fn scrape(&mut self) -> impl Future<Output = Result<ScrapeSuccess, ScrapeError>> + Send;
+    /// One scrape, started at `at_ms` (Unix milliseconds: the time its observations get).
+    /// Must not panic on bad input; returns an error instead.
+    fn scrape(
+        &mut self,
+        at_ms: i64,
+    ) -> impl Future<Output = Result<ScrapeSuccess, ScrapeError>> + Send;
 }
 
 /// Ingests a page a reader rendered in inferscope's own names (host, NVML) with the scrape limits.
@@ -97,19 +101,48 @@ pub fn ingest_rendered(
     ingestor: &mut crate::ingest::Ingestor,
     page: &str,
     settings: &ScrapeSettings,
+    at_ms: i64,
 ) -> Result<ScrapeSuccess, ScrapeError> {
     let limits = crate::ingest::IngestLimits {
         sample_limit: settings.sample_limit,
         label_limit: settings.label_limit,
         label_value_length_limit: settings.label_value_length_limit,
     };
-    let output = ingestor.ingest(page, crate::ingest::exposition::Format::Prometheus, limits)?;
-    Ok(ScrapeSuccess {
+    let output = ingestor.ingest(
+        page,
+        crate::ingest::exposition::Format::Prometheus,
+        limits,
+        at_ms,
+    )?;
+    Ok(success(output))
+}
+
+/// A good page's yield, as the store takes it.
+pub fn success(output: crate::ingest::IngestOutput) -> ScrapeSuccess {
+    ScrapeSuccess {
         observations: output.observations,
         raw: output.raw,
         engines: output.engines.iter().map(|engine| engine.name()).collect(),
         samples: output.samples as u64,
-    })
+        covered_seconds: output.covered_seconds,
+    }
+}
+
+impl ScrapeSettings {
+    /// A good page further than this after the previous one of the same target starts its
+    /// counters from a new baseline: the rate window at the raw resolution.
+    pub fn max_gap_ms(&self) -> i64 {
+        crate::ingest::max_gap_ms(self.interval.as_millis() as i64)
+    }
+
+    /// An ingestor for one target scraped with these settings.
+    pub fn ingestor(&self, engines: Option<Vec<Engine>>) -> crate::ingest::Ingestor {
+        let ingestor = match engines {
+            Some(engines) => crate::ingest::Ingestor::for_engines(engines),
+            None => crate::ingest::Ingestor::new(),
+        };
+        ingestor.with_max_gap_ms(self.max_gap_ms())
+    }
 }
 
 /// Milliseconds since the Unix epoch, now.
@@ -130,6 +163,15 @@ pub fn start_offset(url: &str, interval: Duration) -> Duration {
     Duration::from_millis(hash % interval_ms)
 }
 
+/// How long until a target's next scrape time: the moment in each interval its hashed offset
+/// names, counted from the Unix epoch (as Prometheus places scrapes), so a target keeps the same
+/// place in the interval across restarts of the server.
+pub fn first_scrape_delay(url: &str, interval: Duration, now_ms: i64) -> Duration {
+    let interval_ms = interval.as_millis().max(1) as i64;
+    let offset_ms = start_offset(url, interval).as_millis() as i64;
+    Duration::from_millis((offset_ms - now_ms).rem_euclid(interval_ms) as u64)
+}
+
 /// Runs one target's scrape loop until the store goes away (or the task is aborted).
 pub async fn run_loop<S: Scraper>(
     target: Target,
@@ -137,15 +179,17 @@ pub async fn run_loop<S: Scraper>(
     settings: ScrapeSettings,
     store: StoreHandle,
 ) {
-    tokio::time::sleep(start_offset(&target.url, settings.interval)).await;
+    tokio::time::sleep(first_scrape_delay(&target.url, settings.interval, now_ms())).await;
     let mut ticker = tokio::time::interval(settings.interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // A scrape that overran skips the ticks it missed: the target keeps its place in the
+    // interval (and the scrapes stay spread) rather than drifting after every slow one.
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut was_up: Option<bool> = None;
     loop {
         ticker.tick().await;
         let at_ms = now_ms();
         let started = Instant::now();
-        let outcome = match tokio::time::timeout(settings.timeout, scraper.scrape()).await {
+        let outcome = match tokio::time::timeout(settings.timeout, scraper.scrape(at_ms)).await {
             Ok(result) => result,
             Err(_) => Err(ScrapeError::Timeout {
                 timeout_ms: settings.timeout.as_millis(),
@@ -200,5 +244,17 @@ mod tests {
             "offsets should spread: {}",
             offsets.len()
         );
+    }
+
+    #[test]
+    fn scrapes_keep_their_place_in_the_interval_whenever_the_server_starts() {
+        let interval = Duration::from_secs(2);
+        let url = "http://127.0.0.1:9000/metrics";
+        let offset = start_offset(url, interval).as_millis() as i64;
+        for now_ms in [0, 1, 1_999, 1_700_000_000_123, 1_700_000_001_999] {
+            let first = now_ms + first_scrape_delay(url, interval, now_ms).as_millis() as i64;
+            assert_eq!(first.rem_euclid(2_000), offset, "started at {now_ms}");
+            assert!(first >= now_ms && first < now_ms + 2_000);
+        }
     }
 }

@@ -274,13 +274,13 @@ impl NvmlScraper {
             proc: Proc::default(),
             pid: None,
             settings,
-            ingestor: Ingestor::for_engines(vec![crate::ingest::adapter::Engine::Inferscope]),
+            ingestor: settings.ingestor(Some(vec![crate::ingest::adapter::Engine::Inferscope])),
         }
     }
 }
 
 impl Scraper for NvmlScraper {
-    async fn scrape(&mut self) -> Result<ScrapeSuccess, ScrapeError> {
+    async fn scrape(&mut self, at_ms: i64) -> Result<ScrapeSuccess, ScrapeError> {
         let reader = self.reader.clone();
         let attribution = self.attribution.clone();
         let proc = self.proc.clone();
@@ -308,7 +308,7 @@ impl Scraper for NvmlScraper {
         .map_err(|error| ScrapeError::Source(format!("NVML reading task failed: {error}")))?
         .map_err(ScrapeError::Source)?;
         self.pid = pid;
-        super::ingest_rendered(&mut self.ingestor, &page, &self.settings)
+        super::ingest_rendered(&mut self.ingestor, &page, &self.settings, at_ms)
     }
 }
 
@@ -370,6 +370,7 @@ mod tests {
                     label_limit: 10,
                     label_value_length_limit: 100,
                 },
+                0,
             )
             .expect("the page parses");
         // Utilisation, used and total per GPU.

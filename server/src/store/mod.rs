@@ -142,6 +142,9 @@ pub struct ScrapeSuccess {
     pub engines: Vec<&'static str>,
     /// Samples on the page.
     pub samples: u64,
+    /// The seconds the page's increments span; `None` for a new baseline (the first page, or
+    /// the first after a gap longer than the rate window).
+    pub covered_seconds: Option<f64>,
 }
 
 /// A series of a family no adapter knows, kept as exported.
@@ -211,8 +214,10 @@ impl Store {
             engines: Vec::new(),
         };
         let mut seen = Vec::new();
+        let mut covered = None;
         match outcome {
             Ok(success) => {
+                covered = Some(success.covered_seconds);
                 status.samples_scraped = success.samples;
                 status.engines = success.engines;
                 for observation in success.observations {
@@ -232,6 +237,20 @@ impl Store {
                 status.last_error = Some(error);
                 self.mark_target_stale(&target, at_ms);
             }
+        }
+        match covered {
+            Some(Some(seconds)) => self.append(
+                &target,
+                Observation {
+                    signal: Signal::CoveredSeconds,
+                    detail: None,
+                    value: Value::Increment(seconds),
+                },
+                at_ms,
+            ),
+            // A new baseline: no increment of this page spans time before it.
+            Some(None) => self.mark_stale(Signal::CoveredSeconds, &target, &None, at_ms),
+            None => {}
         }
         for (signal, value) in [
             (Signal::Up, if up { 1.0 } else { 0.0 }),
@@ -311,9 +330,38 @@ impl Store {
     /// Forgets a target that is no longer scraped: its series get a stale marker and age out.
     pub fn remove_target(&mut self, target: &TargetLabels, url: &str, at_ms: i64) {
         self.mark_target_stale(target, at_ms);
-        for signal in [Signal::Up, Signal::ScrapeDurationSeconds] {
+        for signal in [
+            Signal::Up,
+            Signal::ScrapeDurationSeconds,
+            Signal::CoveredSeconds,
+        ] {
             self.mark_stale(signal, target, &None, at_ms);
         }
+        self.targets.remove(&(target.clone(), url.to_owned()));
+    }
+
+    /// Lists a target that is not scraped because another source already has its identity
+    /// (environment, deployment, replica): it shows on the targets page with the reason, and
+    /// nothing of the other source's series is touched.
+    pub fn refuse_target(&mut self, target: &TargetLabels, url: &str, reason: String, at_ms: i64) {
+        self.targets.insert(
+            (target.clone(), url.to_owned()),
+            TargetStatus {
+                url: url.to_owned(),
+                labels: target.clone(),
+                up: false,
+                last_scrape_ms: at_ms,
+                last_duration_seconds: 0.0,
+                samples_scraped: 0,
+                last_error: Some(reason),
+                engines: Vec::new(),
+            },
+        );
+    }
+
+    /// Takes a refused target off the list (it went away, or its twin did and it is scraped
+    /// now). Its labels' series are not touched: they belong to the source that is scraped.
+    pub fn lift_refusal(&mut self, target: &TargetLabels, url: &str) {
         self.targets.remove(&(target.clone(), url.to_owned()));
     }
 
@@ -520,6 +568,16 @@ enum Command {
         url: String,
         at_ms: i64,
     },
+    Refused {
+        target: TargetLabels,
+        url: String,
+        reason: String,
+        at_ms: i64,
+    },
+    RefusalLifted {
+        target: TargetLabels,
+        url: String,
+    },
     Read(ReadFn),
 }
 
@@ -534,6 +592,10 @@ impl std::fmt::Debug for Command {
         match self {
             Command::Report(report) => f.debug_tuple("Report").field(&report.url).finish(),
             Command::TargetGone { url, .. } => f.debug_tuple("TargetGone").field(url).finish(),
+            Command::Refused { url, .. } => f.debug_tuple("Refused").field(url).finish(),
+            Command::RefusalLifted { url, .. } => {
+                f.debug_tuple("RefusalLifted").field(url).finish()
+            }
             Command::Read(_) => f.write_str("Read"),
         }
     }
@@ -560,6 +622,33 @@ impl StoreHandle {
     ) -> Result<(), StoreClosed> {
         self.commands
             .send(Command::TargetGone { target, url, at_ms })
+            .await
+            .map_err(|_| StoreClosed)
+    }
+
+    /// Lists a target that is not scraped, with why ([`Store::refuse_target`]).
+    pub async fn refuse_target(
+        &self,
+        target: TargetLabels,
+        url: String,
+        reason: String,
+        at_ms: i64,
+    ) -> Result<(), StoreClosed> {
+        self.commands
+            .send(Command::Refused {
+                target,
+                url,
+                reason,
+                at_ms,
+            })
+            .await
+            .map_err(|_| StoreClosed)
+    }
+
+    /// Takes a refused target off the list ([`Store::lift_refusal`]).
+    pub async fn lift_refusal(&self, target: TargetLabels, url: String) -> Result<(), StoreClosed> {
+        self.commands
+            .send(Command::RefusalLifted { target, url })
             .await
             .map_err(|_| StoreClosed)
     }
@@ -598,6 +687,13 @@ pub fn spawn(limits: StoreLimits) -> (StoreHandle, tokio::task::JoinHandle<()>) 
                 Command::TargetGone { target, url, at_ms } => {
                     store.remove_target(&target, &url, at_ms);
                 }
+                Command::Refused {
+                    target,
+                    url,
+                    reason,
+                    at_ms,
+                } => store.refuse_target(&target, &url, reason, at_ms),
+                Command::RefusalLifted { target, url } => store.lift_refusal(&target, &url),
                 Command::Read(read) => read(&store),
             }
         }
@@ -615,11 +711,7 @@ mod tests {
     use super::*;
 
     fn labels(replica: &str) -> TargetLabels {
-        TargetLabels {
-            environment: shared_str("production"),
-            deployment: shared_str("chat-llm"),
-            replica: shared_str(replica),
-        }
+        TargetLabels::exporter("production", "chat-llm", replica)
     }
 
     fn report(
@@ -637,6 +729,7 @@ mod tests {
                 observations,
                 raw: RawSamples::default(),
                 engines: Vec::new(),
+                covered_seconds: Some(1.0),
             }),
         }
     }
@@ -759,6 +852,7 @@ mod tests {
             outcome: Ok(ScrapeSuccess {
                 observations: Vec::new(),
                 engines: Vec::new(),
+                covered_seconds: Some(1.0),
                 samples: values.len() as u64,
                 raw: RawSamples {
                     values,
@@ -787,8 +881,46 @@ mod tests {
         );
         assert_eq!(series["y"], vec![(1000, Some(7.0)), (2000, None)]);
         assert_eq!(series.len(), 2);
-        // Up, duration, and the two raw series.
-        assert_eq!(store.series_count(), 4);
+        // Up, duration, covered seconds, and the two raw series.
+        assert_eq!(store.series_count(), 5);
+    }
+
+    #[test]
+    fn a_refused_twin_is_listed_without_touching_the_scraped_series() {
+        let mut store = Store::new(LIMITS);
+        store.apply(report(
+            "a",
+            1000,
+            Ok(vec![gauge(Signal::ReplicasActive, 2.0)]),
+        ));
+        store.refuse_target(
+            &labels("a"),
+            "http://twin/metrics",
+            "not scraped: http://a/metrics already has it".into(),
+            1500,
+        );
+        assert_eq!(store.targets().count(), 2);
+        let twin = store
+            .targets()
+            .find(|status| status.url == "http://twin/metrics")
+            .expect("listed");
+        assert!(!twin.up);
+        assert!(
+            twin.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("already has"))
+        );
+        store.lift_refusal(&labels("a"), "http://twin/metrics");
+        store.apply(report(
+            "a",
+            2000,
+            Ok(vec![gauge(Signal::ReplicasActive, 3.0)]),
+        ));
+        assert_eq!(
+            points(&store, Signal::ReplicasActive, "a"),
+            vec![(1000, Some(2.0)), (2000, Some(3.0))]
+        );
+        assert_eq!(store.targets().count(), 1);
     }
 
     #[test]

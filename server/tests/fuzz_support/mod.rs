@@ -119,7 +119,7 @@ pub fn exercise(text: &str) -> usize {
         let mut ingestor = Ingestor::new();
         for _ in 0..2 {
             let _outcome =
-                std::hint::black_box(ingestor.ingest(text, format, IngestLimits::GENEROUS));
+                std::hint::black_box(ingestor.ingest(text, format, IngestLimits::GENEROUS, 0));
         }
     }
     samples
