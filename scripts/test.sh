@@ -31,7 +31,7 @@ step "engine expectations (real exporter pages, written from the engines' defini
 cargo test -q -p server --test adapters -- --nocapture
 
 step "truth harness (real replicas and traffic, every point against an independent reference)"
-cargo build -q -p server --bin inferscope -p truth-tgi-exporter
+cargo build -q -p server -p truth-tgi-exporter --bins
 target/truth-venv/bin/python truth/run.py --seconds 150
 
 step "browser tests (release build, headless Chromium)"

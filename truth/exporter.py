@@ -41,37 +41,9 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, choose_encoder, ge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_fastapi_instrumentator import Instrumentator, metrics
 
-# Bucket layouts, copied from the engines' source (docs/ENGINES.md names the versions).
-VLLM_REQUEST_LATENCY = [0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0,
-                        50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0]
-# vLLM <= 0.6.3 (and v0.4/0.5): the e2e latency layout before PR #9659.
-VLLM_V063_E2E = [1.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0]
-VLLM_TTFT = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0,
-             7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0]
+from layouts import (SGLANG_E2E, SGLANG_QUEUE, SGLANG_TOKENS, SGLANG_TTFT, VLLM_REQUEST_LATENCY,
+                     VLLM_TOKENS, VLLM_TTFT, VLLM_V063_E2E)
 
-
-def one_two_five(maximum: int) -> list[float]:
-    """vLLM's build_1_2_5_buckets(max_model_len)."""
-    out, exponent = [], 0
-    while True:
-        for mantissa in (1, 2, 5):
-            value = mantissa * 10 ** exponent
-            if value > maximum:
-                return [float(v) for v in out]
-            out.append(value)
-        exponent += 1
-
-
-VLLM_TOKENS = one_two_five(131072)
-SGLANG_E2E = [0.1, 0.2, 0.4, 0.6, 0.8, 1, 2, 4, 6, 8, 10, 20, 40, 60, 80, 100, 200, 400, 600,
-              1200, 1800, 2400]
-SGLANG_TTFT = [0.1, 0.2, 0.4, 0.6, 0.8, 1, 2, 4, 6, 8, 10, 20, 40, 60, 80, 100, 200, 400]
-SGLANG_QUEUE = [0.000, 0.001, 0.005, 0.010, 0.050, 0.100, 0.200, 0.500, 1, 2, 3, 4, 5, 10, 15,
-                20, 30, 40, 50, 60, 70, 80, 90, 100, 200, 300, 400, 500, 600, 700, 800, 900,
-                1000, 1200, 1400, 1600, 1800, 2000, 2500, 3000]
-SGLANG_TOKENS = [100, 300, 500, 700, 1000, 1500, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000,
-                 10000, 12500, 15000, 17500, 20000, 22500, 25000, 27500, 30000, 35000, 40000,
-                 60000, 80000, 100000, 200000, 300000, 400000, 600000, 800000, 1000000, 1100000]
 SGLANG_INFERENCE_ENDPOINT = "/generate"
 
 

@@ -171,7 +171,7 @@ pub fn spec(id: PanelId) -> PanelSpec {
         ),
         P::TimeToFirstByte => panel(
             id,
-            "Time to first byte",
+            "First byte",
             Unit::Seconds,
             Lines,
             true,
@@ -179,11 +179,11 @@ pub fn spec(id: PanelId) -> PanelSpec {
         ),
         P::EngineQueueTime => panel(
             id,
-            "Engine queue",
+            "Queue",
             Unit::Seconds,
             Lines,
             true,
-            "a scheduler queue-time histogram (vllm:request_queue_time_seconds, sglang:queue_time_seconds, tgi_request_queue_duration, nv_inference_queue_duration_us)",
+            "the engine's scheduler queue time (vllm:request_queue_time_seconds, sglang:queue_time_seconds, tgi_request_queue_duration, nv_inference_queue_duration_us)",
         ),
         P::Replicas => panel(
             id,
@@ -271,7 +271,7 @@ pub fn spec(id: PanelId) -> PanelSpec {
             Unit::Seconds,
             Lines,
             true,
-            "an async-queue time histogram (inferscope_time_in_async_queue_seconds, baseten_time_in_async_queue_seconds); an engine's scheduler queue is under Response time, Engine queue",
+            "an async-queue time histogram (inferscope_time_in_async_queue_seconds, baseten_time_in_async_queue_seconds); an engine's scheduler queue is under Response time, Queue",
         ),
         P::AsyncQueueSize => panel(
             id,
@@ -576,10 +576,7 @@ pub fn summary(panel: &Panel) -> String {
                 None => "–".into(),
             };
             if panel.series(&SeriesId::Mean).is_some() {
-                return format!(
-                    "mean {} now · from exporter totals (no percentiles reported)",
-                    show(SeriesId::Mean)
-                );
+                return format!("mean {} now · from exporter totals", show(SeriesId::Mean));
             }
             let source = if panel.from_summaries {
                 " · from exporter summaries"
@@ -725,10 +722,7 @@ mod tests {
             &[(SeriesId::Mean, &[Some(0.25)])],
             None,
         );
-        assert_eq!(
-            summary(&mean),
-            "mean 250 ms now · from exporter totals (no percentiles reported)"
-        );
+        assert_eq!(summary(&mean), "mean 250 ms now · from exporter totals");
     }
 
     #[test]

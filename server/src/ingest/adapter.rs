@@ -846,7 +846,7 @@ const TRITON_FAILURE: &[(&str, &str)] = &[
 ];
 
 fn other_engines() -> Vec<FamilyRule> {
-    use Engine::{BentoMl, Dcgm, NodeExporter, Process, RayServe, Tgi, TorchServe, Triton};
+    use Engine::{Dcgm, NodeExporter, Process, RayServe, Tgi, TorchServe, Triton};
     const MICROS: f64 = 1e-6;
     const MILLIS: f64 = 1e-3;
     vec![
@@ -1034,55 +1034,6 @@ fn other_engines() -> Vec<FamilyRule> {
         )
         .scale(MIB)
         .rank(2),
-        // BentoML: `bentoml_service_*` for 1.2+ services, `bentoml_api_server_*` for 1.0.6–1.1
-        // and legacy services (v1.4.38 `_internal/server/http/instruments.py`). Health probes
-        // and the docs are counted too; they are left out.
-        row(
-            BentoMl,
-            "bentoml_service_request_total",
-            Counter,
-            Signal::Requests,
-        )
-        .detail(Label("http_response_code"))
-        .skip("endpoint", BENTOML_NOT_INFERENCE),
-        row(
-            BentoMl,
-            "bentoml_service_request_duration_seconds",
-            Histogram,
-            Signal::EndToEndSeconds,
-        )
-        .skip("endpoint", BENTOML_NOT_INFERENCE),
-        row(
-            BentoMl,
-            "bentoml_service_request_in_progress",
-            Gauge,
-            Signal::ConcurrentRequests,
-        )
-        .detail(Fixed("in_progress"))
-        .skip("endpoint", BENTOML_NOT_INFERENCE),
-        row(
-            BentoMl,
-            "bentoml_api_server_request_total",
-            Counter,
-            Signal::Requests,
-        )
-        .detail(Label("http_response_code"))
-        .skip("endpoint", BENTOML_NOT_INFERENCE),
-        row(
-            BentoMl,
-            "bentoml_api_server_request_duration_seconds",
-            Histogram,
-            Signal::EndToEndSeconds,
-        )
-        .skip("endpoint", BENTOML_NOT_INFERENCE),
-        row(
-            BentoMl,
-            "bentoml_api_server_request_in_progress",
-            Gauge,
-            Signal::ConcurrentRequests,
-        )
-        .detail(Fixed("in_progress"))
-        .skip("endpoint", BENTOML_NOT_INFERENCE),
         // Ray Serve (2.49–2.60): milliseconds; counters with `_total`, and (OpenCensus) a
         // deprecated gauge twin without it, used only where `_total` is absent. Health and route
         // listings are left out, as Ray's own dashboards do.
@@ -1246,6 +1197,34 @@ fn other_engines() -> Vec<FamilyRule> {
     ]
 }
 
+/// BentoML's families: `bentoml_service_*` for 1.2+ services, `bentoml_api_server_*` for
+/// 1.0.6–1.1 and legacy services (v1.4.38 `_internal/server/http/instruments.py`). BentoML counts
+/// every endpoint; probes and the docs are left out.
+fn bentoml(prefix: &str) -> Vec<FamilyRule> {
+    use Engine::BentoMl;
+    let name = |suffix: &str| format!("{prefix}{suffix}");
+    vec![
+        row(BentoMl, &name("request_total"), Counter, Signal::Requests)
+            .detail(Label("http_response_code"))
+            .skip("endpoint", BENTOML_NOT_INFERENCE),
+        row(
+            BentoMl,
+            &name("request_duration_seconds"),
+            Histogram,
+            Signal::EndToEndSeconds,
+        )
+        .skip("endpoint", BENTOML_NOT_INFERENCE),
+        row(
+            BentoMl,
+            &name("request_in_progress"),
+            Gauge,
+            Signal::ConcurrentRequests,
+        )
+        .detail(Fixed("in_progress"))
+        .skip("endpoint", BENTOML_NOT_INFERENCE),
+    ]
+}
+
 /// BentoML endpoints that are not inference: probes, the metrics page, the docs UI and its files
 /// (v1.4.38 `_bentoml_impl/server/app.py`: `/` is the Swagger index, `/docs.json` and
 /// `/schema.json` the specs, `/static_content/` and `/assets/` their files).
@@ -1274,6 +1253,8 @@ pub static RULES: LazyLock<Vec<FamilyRule>> = LazyLock::new(|| {
     rules.extend(fastapi_instrumentator());
     rules.extend(sglang("sglang:"));
     rules.extend(sglang("sglang_"));
+    rules.extend(bentoml("bentoml_service_"));
+    rules.extend(bentoml("bentoml_api_server_"));
     rules.extend(other_engines());
     rules
 });

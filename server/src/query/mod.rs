@@ -425,38 +425,28 @@ impl<'a> Reader<'a> {
         signal: Signal,
         group: impl Fn(&SeriesKey) -> Option<G>,
     ) -> BTreeMap<G, Line> {
-        let mut lines: BTreeMap<G, Line> = BTreeMap::new();
-        for (key, main, raw) in self.series(signal) {
-            let Some(source) = Source::counter(main, raw) else {
-                continue;
-            };
-            let Some(group) = group(key) else {
-                continue;
-            };
-            let Some(coverage) = self.coverage.get(&key.target) else {
-                continue;
-            };
-            let sums = window_sums(&read(source, &self.grid), &self.grid);
-            let total = lines
-                .entry(group)
-                .or_insert_with(|| vec![None; self.grid.len()]);
-            for ((slot, sum), covered) in total.iter_mut().zip(sums).zip(coverage) {
-                if let (Some(sum), Some(covered)) = (sum, covered)
-                    && let Some(rate) = math::rate([sum.max(0.0)], *covered)
-                {
-                    accumulate(slot, rate);
-                }
-            }
-        }
-        lines
+        self.counter_lines(signal, group, |key, index, sum| {
+            let covered = (*self.coverage.get(&key.target)?.get(index)?)?;
+            math::rate([sum.max(0.0)], covered)
+        })
     }
 
-    /// Sums of a counter signal's increments per group and detail, in each point's window (for
-    /// means: a total over a count, where the time spanned cancels out).
+    /// Sums of a counter signal's increments per group, in each point's window (for means: a
+    /// total over a count, where the time spanned cancels out).
     fn sums<G: Ord>(
         &self,
         signal: Signal,
         group: impl Fn(&SeriesKey) -> Option<G>,
+    ) -> BTreeMap<G, Line> {
+        self.counter_lines(signal, group, |_, _, sum| Some(sum))
+    }
+
+    /// Per group, the sum over its series of `value(series, point, increments in the window)`.
+    fn counter_lines<G: Ord>(
+        &self,
+        signal: Signal,
+        group: impl Fn(&SeriesKey) -> Option<G>,
+        value: impl Fn(&SeriesKey, usize, f64) -> Option<f64>,
     ) -> BTreeMap<G, Line> {
         let mut lines: BTreeMap<G, Line> = BTreeMap::new();
         for (key, main, raw) in self.series(signal) {
@@ -470,9 +460,9 @@ impl<'a> Reader<'a> {
             let total = lines
                 .entry(group)
                 .or_insert_with(|| vec![None; self.grid.len()]);
-            for (slot, sum) in total.iter_mut().zip(sums) {
-                if let Some(sum) = sum {
-                    accumulate(slot, sum);
+            for (index, (slot, sum)) in total.iter_mut().zip(sums).enumerate() {
+                if let Some(value) = sum.and_then(|sum| value(key, index, sum)) {
+                    accumulate(slot, value);
                 }
             }
         }
