@@ -54,6 +54,14 @@ fn formatter_body(unit: Unit) -> &'static str {
             "if (v == null || isNaN(v)) return '–'; \
              return (v < 1 ? +v.toFixed(2) : v < 10 ? +v.toFixed(1) : Math.round(v)).toLocaleString() + ' req/s';"
         }
+        Unit::TokensPerSecond => {
+            "if (v == null || isNaN(v)) return '–'; \
+             return (v < 1 ? +v.toFixed(2) : v < 10 ? +v.toFixed(1) : Math.round(v)).toLocaleString() + ' tok/s';"
+        }
+        Unit::PerSecond => {
+            "if (v == null || isNaN(v)) return '–'; \
+             return (v < 1 ? +v.toFixed(2) : v < 10 ? +v.toFixed(1) : Math.round(v)).toLocaleString() + ' /s';"
+        }
         Unit::Bytes => {
             "if (v == null || isNaN(v)) return '–'; \
              var u = ['B','KiB','MiB','GiB','TiB'], i = 0; \
@@ -566,6 +574,8 @@ mod marks_tests {
             bounds: Vec::new(),
             from_summaries: false,
             above: Vec::new(),
+            by_model: false,
+            hints: Vec::new(),
         };
         let marks = Marks {
             areas: vec![MarkSpan {
@@ -626,6 +636,8 @@ mod tests {
             bounds: Vec::new(),
             from_summaries: false,
             above: Vec::new(),
+            by_model: false,
+            hints: Vec::new(),
         }
     }
 

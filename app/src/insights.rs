@@ -159,6 +159,7 @@ mod tests {
             deployments: Vec::new(),
             panels: Vec::new(),
             gpu_note: None,
+            models: Vec::new(),
             autoscaling: (0..deployments)
                 .map(|i| deployment(&format!("d{i}")))
                 .collect(),

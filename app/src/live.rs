@@ -225,7 +225,7 @@ mod browser {
                     stream, seq, view, ..
                 } => {
                     *resume = Some(Resume { stream, seq });
-                    live.view.set(Some(view));
+                    live.view.set(Some(*view));
                     live.messages.update(|count| *count += 1);
                     live.state.set(ConnectionState::Live);
                 }

@@ -47,6 +47,10 @@ impl Theme {
 pub enum Unit {
     /// Requests per second.
     RequestsPerSecond,
+    /// Tokens per second.
+    TokensPerSecond,
+    /// Events per second (preemptions).
+    PerSecond,
     /// Seconds (shown as ms or s).
     Seconds,
     /// A count of replicas.
@@ -70,6 +74,8 @@ impl Unit {
     pub fn axis_label(self) -> &'static str {
         match self {
             Unit::RequestsPerSecond => "req/s",
+            Unit::TokensPerSecond => "tok/s",
+            Unit::PerSecond => "/s",
             Unit::Seconds | Unit::Bytes | Unit::Ratio | Unit::Plain => "",
             Unit::Replicas => "replicas",
             Unit::Requests => "requests",
@@ -82,6 +88,8 @@ impl Unit {
     pub fn format(self, value: f64) -> String {
         match self {
             Unit::RequestsPerSecond => format::rate(value),
+            Unit::TokensPerSecond => format!("{} tok/s", format::number(value)),
+            Unit::PerSecond => format!("{} /s", format::number(value)),
             Unit::Seconds => format::seconds(value),
             Unit::Bytes => format::bytes(value),
             Unit::Ratio => format::percent(value),
@@ -281,25 +289,120 @@ pub fn spec(id: PanelId) -> PanelSpec {
             true,
             "an async-queue size gauge (inferscope_async_queue_size, baseten_async_queue_size); requests waiting in an engine's scheduler are queued under Concurrent requests",
         ),
+        P::TokenThroughput => panel(
+            id,
+            "Token throughput",
+            Unit::TokensPerSecond,
+            Lines,
+            true,
+            "token counters: vLLM (every version) vllm:prompt_tokens_total and vllm:generation_tokens_total, SGLang sglang:prompt_tokens_total, NIM 1.x prompt_tokens_total",
+        ),
+        P::InterTokenLatency => panel(
+            id,
+            "Inter-token",
+            Unit::Seconds,
+            Lines,
+            true,
+            "an inter-token latency histogram: vLLM v0.10.2+ vllm:inter_token_latency_seconds (vllm:time_per_output_token_seconds before v0.15), SGLang 0.4.6+ sglang:inter_token_latency_seconds, TGI tgi_request_mean_time_per_token_duration",
+        ),
+        P::PrefillTime => panel(
+            id,
+            "Prefill",
+            Unit::Seconds,
+            Lines,
+            true,
+            "a per-request prefill histogram: vLLM V1 (v0.7+) vllm:request_prefill_time_seconds",
+        ),
+        P::DecodeTime => panel(
+            id,
+            "Decode",
+            Unit::Seconds,
+            Lines,
+            true,
+            "a per-request decode histogram: vLLM V1 (v0.7+) vllm:request_decode_time_seconds",
+        ),
+        P::KvCacheUsage => panel(
+            id,
+            "KV cache",
+            Unit::Ratio,
+            Lines,
+            false,
+            "a KV-cache gauge: vLLM v0.9.2+ vllm:kv_cache_usage_perc (vllm:gpu_cache_usage_perc before), SGLang sglang:token_usage, NIM gpu_cache_usage_perc",
+        ),
+        P::PrefixCacheHitRate => panel(
+            id,
+            "Prefix cache",
+            Unit::Ratio,
+            Lines,
+            true,
+            "prefix-cache counters: vLLM v0.9.2+ vllm:prefix_cache_queries_total and _hits_total, SGLang sglang:cached_tokens_total over sglang:prompt_tokens_total",
+        ),
+        P::Preemptions => panel(
+            id,
+            "Preemptions",
+            Unit::PerSecond,
+            Lines,
+            true,
+            "a preemption counter: vLLM vllm:num_preemptions_total, SGLang 0.5.8+ sglang:num_retracted_requests_total",
+        ),
+        P::SpecDecodeAcceptance => panel(
+            id,
+            "Speculative decoding",
+            Unit::Ratio,
+            Lines,
+            true,
+            "speculative-decoding counters: vLLM V1 vllm:spec_decode_num_draft_tokens_total and vllm:spec_decode_num_accepted_tokens_total (only with a drafter configured)",
+        ),
+        P::FinishedReasons => panel(
+            id,
+            "Finished by reason",
+            Unit::RequestsPerSecond,
+            StackedArea,
+            true,
+            "a finish-reason counter: vLLM vllm:request_success_total{finished_reason}, NIM 1.x request_finish_total{finished_reason}",
+        ),
     }
 }
 
 /// A card of the grid: one panel, or several as tabs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Card {
+    /// The group of cards it belongs to (a heading over the grid where it changes).
+    pub group: Group,
     /// The card's title.
     pub title: &'static str,
     /// Its panels; more than one are tabs, the first shown first.
     pub panels: &'static [PanelId],
 }
 
+/// The groups of cards, in page order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group {
+    /// What every model server has: requests, latency, replicas, resources.
+    Deployment,
+    /// What LLM engines report of their own work: tokens, caches, scheduling.
+    LlmEngine,
+}
+
+impl Group {
+    /// Its heading; the first group has none.
+    pub fn heading(self) -> Option<&'static str> {
+        match self {
+            Group::Deployment => None,
+            Group::LlmEngine => Some("LLM engine"),
+        }
+    }
+}
+
 /// The cards of the page, in order.
-pub const CARDS: [Card; 12] = [
+pub const CARDS: [Card; 18] = [
     Card {
+        group: Group::Deployment,
         title: "Inference volume",
         panels: &[PanelId::InferenceVolume],
     },
     Card {
+        group: Group::Deployment,
         title: "Response time",
         panels: &[
             PanelId::ResponseTime,
@@ -309,44 +412,88 @@ pub const CARDS: [Card; 12] = [
         ],
     },
     Card {
+        group: Group::Deployment,
         title: "Replicas",
         panels: &[PanelId::Replicas],
     },
     Card {
+        group: Group::Deployment,
         title: "Concurrent requests",
         panels: &[PanelId::ConcurrentRequests],
     },
     Card {
+        group: Group::Deployment,
         title: "Request size",
         panels: &[PanelId::RequestSize, PanelId::PromptTokens],
     },
     Card {
+        group: Group::Deployment,
         title: "Response size",
         panels: &[PanelId::ResponseSize, PanelId::GenerationTokens],
     },
     Card {
+        group: Group::Deployment,
         title: "CPU",
         panels: &[PanelId::Cpu],
     },
     Card {
+        group: Group::Deployment,
         title: "Memory",
         panels: &[PanelId::Memory],
     },
     Card {
+        group: Group::Deployment,
         title: "GPU usage",
         panels: &[PanelId::GpuUsage],
     },
     Card {
+        group: Group::Deployment,
         title: "GPU memory",
         panels: &[PanelId::GpuMemory],
     },
     Card {
+        group: Group::Deployment,
         title: "Async queue",
         panels: &[PanelId::AsyncQueueTime],
     },
     Card {
+        group: Group::Deployment,
         title: "Async queue size",
         panels: &[PanelId::AsyncQueueSize],
+    },
+    Card {
+        group: Group::LlmEngine,
+        title: "Token throughput",
+        panels: &[PanelId::TokenThroughput],
+    },
+    Card {
+        group: Group::LlmEngine,
+        title: "Token latency",
+        panels: &[
+            PanelId::InterTokenLatency,
+            PanelId::PrefillTime,
+            PanelId::DecodeTime,
+        ],
+    },
+    Card {
+        group: Group::LlmEngine,
+        title: "KV cache usage",
+        panels: &[PanelId::KvCacheUsage],
+    },
+    Card {
+        group: Group::LlmEngine,
+        title: "Prefix cache hit rate",
+        panels: &[PanelId::PrefixCacheHitRate],
+    },
+    Card {
+        group: Group::LlmEngine,
+        title: "Preemptions",
+        panels: &[PanelId::Preemptions],
+    },
+    Card {
+        group: Group::LlmEngine,
+        title: "Finished by reason",
+        panels: &[PanelId::FinishedReasons, PanelId::SpecDecodeAcceptance],
     },
 ];
 
@@ -436,6 +583,35 @@ pub fn series_style(id: &SeriesId) -> SeriesStyle {
         SeriesId::Mean => style("mean", "#5169D0", "#9DAEF0", 2.2, false),
         SeriesId::KvCache => style("KV cache", "#12A594", "#2EC4B0", 2.0, true),
         SeriesId::Total => style("total", "#6B7280", "#9AA3B2", 1.2, true),
+        SeriesId::Prompt => style("prompt", "#8196E0", "#6F83D6", 1.6, false),
+        SeriesId::Generated => style("generated", "#12A594", "#2EC4B0", 2.0, false),
+        SeriesId::HitRate => style("hit rate", "#12A594", "#2EC4B0", 2.0, false),
+        SeriesId::Preemptions => style("preemptions", "#E5484D", "#EC5D62", 1.8, false),
+        SeriesId::Acceptance => style("accepted", "#8E4EC6", "#A875D6", 2.0, false),
+        SeriesId::Reason(reason) => {
+            // Finished answers in the greens and blues, aborts amber, errors red: the status
+            // colours, so the reasons read as the volume panel does.
+            let (light, dark) = match reason.as_str() {
+                "stop" => ("#36A273", "#3DB07F"),
+                "length" => ("#3E63DD", "#7D95F0"),
+                "repetition" => ("#12A594", "#2EC4B0"),
+                "abort" => ("#EFA23A", "#F2AE50"),
+                "error" => ("#E5484D", "#EC5D62"),
+                other => MEMBER_COLOURS[member_index(other) % MEMBER_COLOURS.len()],
+            };
+            let label = if reason.is_empty() { "(none)" } else { reason };
+            style(label, light, dark, 1.5, false)
+        }
+        SeriesId::Model(name) => {
+            // Models are few: colour them by name, offset from the replicas' colours.
+            let (light, dark) = MEMBER_COLOURS[(member_index(name) + 3) % MEMBER_COLOURS.len()];
+            let label = if name.is_empty() {
+                "(no model label)"
+            } else {
+                name
+            };
+            style(label, light, dark, 1.6, false)
+        }
         SeriesId::Recorded => style("what happened", "#6B7280", "#9AA3B2", 1.6, false),
         SeriesId::Replayed => style(
             "replayed with these settings",
@@ -509,13 +685,23 @@ pub fn summary(panel: &Panel) -> String {
     let members = panel
         .series
         .iter()
-        .filter(|s| matches!(s.id, SeriesId::Replica(_) | SeriesId::Gpu(_)))
+        .filter(|s| {
+            matches!(
+                s.id,
+                SeriesId::Replica(_) | SeriesId::Gpu(_) | SeriesId::Model(_)
+            )
+        })
         .filter(|s| value_at(panel, &s.id, now).is_some())
         .count();
     let split = panel
         .series
         .iter()
-        .any(|s| matches!(s.id, SeriesId::Replica(_)));
+        .any(|s| matches!(s.id, SeriesId::Replica(_) | SeriesId::Model(_)));
+    let by_model = panel
+        .series
+        .iter()
+        .any(|s| matches!(s.id, SeriesId::Model(_)));
+    let across = if by_model { "models" } else { "replicas" };
     match panel.id {
         PanelId::InferenceVolume if split => {
             let total: f64 = panel
@@ -523,7 +709,7 @@ pub fn summary(panel: &Panel) -> String {
                 .iter()
                 .filter_map(|s| value_at(panel, &s.id, now))
                 .sum();
-            format!("{} now across {members} replicas", format::rate(total))
+            format!("{} now across {members} {across}", format::rate(total))
         }
         PanelId::InferenceVolume => {
             let ok = get(SeriesId::Status2xx).unwrap_or(0.0);
@@ -549,6 +735,9 @@ pub fn summary(panel: &Panel) -> String {
         | PanelId::PromptTokens
         | PanelId::GenerationTokens
         | PanelId::AsyncQueueTime
+        | PanelId::InterTokenLatency
+        | PanelId::PrefillTime
+        | PanelId::DecodeTime
             if split =>
         {
             let worst = panel
@@ -557,7 +746,7 @@ pub fn summary(panel: &Panel) -> String {
                 .filter_map(|s| value_at(panel, &s.id, now))
                 .fold(f64::NAN, f64::max);
             format!(
-                "worst p99 {} now across {members} replicas",
+                "worst p99 {} now across {members} {across}",
                 unit.format(worst)
             )
         }
@@ -569,7 +758,10 @@ pub fn summary(panel: &Panel) -> String {
         | PanelId::ResponseSize
         | PanelId::PromptTokens
         | PanelId::GenerationTokens
-        | PanelId::AsyncQueueTime => {
+        | PanelId::AsyncQueueTime
+        | PanelId::InterTokenLatency
+        | PanelId::PrefillTime
+        | PanelId::DecodeTime => {
             let show = |id: SeriesId| match get(id.clone()) {
                 Some(value) if panel.is_above(&id, now) => format!("> {}", unit.format(value)),
                 Some(value) => unit.format(value),
@@ -600,7 +792,7 @@ pub fn summary(panel: &Panel) -> String {
                 .iter()
                 .filter_map(|s| value_at(panel, &s.id, now))
                 .sum();
-            format!("{} now across {members} replicas", format::number(total))
+            format!("{} now across {members} {across}", format::number(total))
         }
         PanelId::ConcurrentRequests => format!(
             "{} in progress · {} queued",
@@ -639,6 +831,82 @@ pub fn summary(panel: &Panel) -> String {
                 _ => format!("{} used per GPU", format::bytes(average)),
             }
         }
+        PanelId::TokenThroughput | PanelId::Preemptions | PanelId::FinishedReasons if split => {
+            let total: f64 = panel
+                .series
+                .iter()
+                .filter_map(|s| value_at(panel, &s.id, now))
+                .sum();
+            format!("{} now across {members} {across}", unit.format(total))
+        }
+        PanelId::TokenThroughput => format!(
+            "{} generated · {} prompt",
+            get(SeriesId::Generated).map_or("–".into(), |v| unit.format(v)),
+            get(SeriesId::Prompt).map_or("–".into(), |v| unit.format(v))
+        ),
+        PanelId::Preemptions => format!(
+            "{} now",
+            unit.format(get(SeriesId::Preemptions).unwrap_or(0.0))
+        ),
+        PanelId::FinishedReasons => {
+            let reasons: Vec<(String, f64)> = panel
+                .series
+                .iter()
+                .filter_map(|s| match &s.id {
+                    SeriesId::Reason(reason) => {
+                        value_at(panel, &s.id, now).map(|value| (reason.clone(), value))
+                    }
+                    _ => None,
+                })
+                .collect();
+            let total: f64 = reasons.iter().map(|(_, value)| value).sum();
+            let mut text = format!("{} finished now", unit.format(total));
+            if total > 0.0 {
+                for reason in ["length", "abort", "error"] {
+                    if let Some((_, value)) = reasons.iter().find(|(name, _)| name == reason) {
+                        text.push_str(&format!(" · {reason} {}", format::percent(value / total)));
+                    }
+                }
+            }
+            text
+        }
+        PanelId::KvCacheUsage if by_model => format!(
+            "{} models · highest {}",
+            members,
+            format::percent(
+                panel
+                    .series
+                    .iter()
+                    .filter_map(|s| value_at(panel, &s.id, now))
+                    .fold(0.0, f64::max)
+            )
+        ),
+        PanelId::KvCacheUsage => format!(
+            "avg {} per replica · {members} replicas",
+            get(SeriesId::Average).map_or("–".into(), format::percent)
+        ),
+        PanelId::PrefixCacheHitRate | PanelId::SpecDecodeAcceptance if split => {
+            let values: Vec<f64> = panel
+                .series
+                .iter()
+                .filter_map(|s| value_at(panel, &s.id, now))
+                .collect();
+            let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+            let high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            format!(
+                "{} to {} now across {members} {across}",
+                format::percent(low),
+                format::percent(high)
+            )
+        }
+        PanelId::PrefixCacheHitRate => format!(
+            "{} of prompt tokens from the cache now",
+            get(SeriesId::HitRate).map_or("–".into(), format::percent)
+        ),
+        PanelId::SpecDecodeAcceptance => format!(
+            "{} of draft tokens accepted now",
+            get(SeriesId::Acceptance).map_or("–".into(), format::percent)
+        ),
         PanelId::AsyncQueueSize => {
             let waiting: f64 = panel
                 .series
@@ -682,6 +950,8 @@ mod tests {
             bounds: Vec::new(),
             from_summaries: false,
             above: Vec::new(),
+            by_model: false,
+            hints: Vec::new(),
         }
     }
 

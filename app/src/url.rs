@@ -1,4 +1,4 @@
-//! The view's filter in the URL query: `?environment=…&deployment=…&range=5m|15m|1h`.
+//! The view's filter in the URL query: `?environment=…&deployment=…&model=…&range=5m|15m|1h`.
 //! The page, the HTTP API and links all use these two functions, so a link reproduces a view.
 
 use thiserror::Error;
@@ -12,6 +12,8 @@ pub struct FilterParams<'a> {
     pub environment: Option<&'a str>,
     /// `deployment`.
     pub deployment: Option<&'a str>,
+    /// `model`.
+    pub model: Option<&'a str>,
     /// `range`.
     pub range: Option<&'a str>,
     /// `from` (Unix milliseconds).
@@ -20,6 +22,8 @@ pub struct FilterParams<'a> {
     pub to: Option<&'a str>,
     /// `split` (panel keys, comma-separated).
     pub split: Option<&'a str>,
+    /// `by_model` (panel keys, comma-separated): split by model.
+    pub by_model: Option<&'a str>,
     /// `panels` (panel keys, comma-separated): only these.
     pub panels: Option<&'a str>,
 }
@@ -30,10 +34,12 @@ impl<'a> FilterParams<'a> {
         FilterParams {
             environment: get("environment"),
             deployment: get("deployment"),
+            model: get("model"),
             range: get("range"),
             from: get("from"),
             to: get("to"),
             split: get("split"),
+            by_model: get("by_model"),
             panels: get("panels"),
         }
     }
@@ -89,10 +95,12 @@ pub fn parse_filter(params: &FilterParams<'_>) -> Result<Filter, UnknownRange> {
     Ok(Filter {
         environment: name(params.environment),
         deployment: name(params.deployment),
+        model: name(params.model),
         range,
         from_ms,
         to_ms,
         split: panel_list(params.split)?,
+        by_model: panel_list(params.by_model)?,
         panels: panel_list(params.panels)?,
         scoped: false,
     })
@@ -136,6 +144,9 @@ pub fn filter_query(filter: &Filter) -> String {
     if let Some(deployment) = &filter.deployment {
         push("deployment", deployment);
     }
+    if let Some(model) = &filter.model {
+        push("model", model);
+    }
     match filter.absolute() {
         Some((from, to)) => {
             push("from", &from.to_string());
@@ -145,6 +156,9 @@ pub fn filter_query(filter: &Filter) -> String {
     }
     if !filter.split.is_empty() {
         push("split", &panel_keys(&filter.split));
+    }
+    if !filter.by_model.is_empty() {
+        push("by_model", &panel_keys(&filter.by_model));
     }
     if !filter.panels.is_empty() {
         push("panels", &panel_keys(&filter.panels));
@@ -264,6 +278,38 @@ mod tests {
         };
         assert_eq!(filter_query(&absolute), "?from=1000&to=2000");
         assert_eq!(filter_query(&Filter::default()), "?range=15m");
+    }
+
+    #[test]
+    fn a_model_and_panels_split_by_model_round_trip() {
+        let filter = parse_filter(&FilterParams {
+            model: Some(" meta-llama/Llama-3.1-8B "),
+            by_model: Some("token_throughput,response_time"),
+            split: Some("response_time"),
+            ..FilterParams::default()
+        })
+        .expect("valid");
+        assert_eq!(filter.model.as_deref(), Some("meta-llama/Llama-3.1-8B"));
+        assert_eq!(
+            filter.by_model,
+            vec![PanelId::ResponseTime, PanelId::TokenThroughput]
+        );
+        // A panel split both ways is split by model.
+        assert!(filter.splits_by_model(PanelId::ResponseTime));
+        assert!(!filter.splits(PanelId::ResponseTime));
+        let query = filter_query(&filter);
+        assert_eq!(
+            query,
+            "?model=meta-llama%2FLlama-3.1-8B&range=15m&split=response_time&by_model=response_time%2Ctoken_throughput"
+        );
+        let again = parse_filter(&FilterParams {
+            model: Some("meta-llama/Llama-3.1-8B"),
+            split: Some("response_time"),
+            by_model: Some("response_time,token_throughput"),
+            ..FilterParams::default()
+        })
+        .expect("valid");
+        assert_eq!(again, filter);
     }
 
     #[test]

@@ -39,6 +39,11 @@ pub struct Filter {
     /// Only this deployment (in every environment the other field allows). Absent: all of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment: Option<String>,
+    /// Only this model (or LoRA adapter), as the engines label their series: series of other
+    /// models are left out, and series of a whole replica (CPU, GPUs, replicas, the HTTP
+    /// layer) count only for replicas that serve this model. Absent: every model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     /// The live window ending now. Absent: [`TimeRange::default`]. Ignored when `from_ms` and
     /// `to_ms` are both given.
     #[serde(default)]
@@ -52,6 +57,11 @@ pub struct Filter {
     /// Panels drawn one line per replica, sorted. Absent: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub split: Vec<PanelId>,
+    /// Panels drawn one line per model, sorted (a panel in both lists is split by model).
+    /// Only panels whose series carry a model ([`Panel::by_model`]) split; others are drawn
+    /// whole. Absent: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub by_model: Vec<PanelId>,
     /// Only these panels, sorted (an embedded view, a scoped link). Absent: every panel.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub panels: Vec<PanelId>,
@@ -78,9 +88,14 @@ impl Filter {
         }
     }
 
-    /// Whether a panel is split by replica.
+    /// Whether a panel is split by replica (and not by model).
     pub fn splits(&self, panel: PanelId) -> bool {
-        self.split.contains(&panel)
+        self.split.contains(&panel) && !self.by_model.contains(&panel)
+    }
+
+    /// Whether a panel is split by model.
+    pub fn splits_by_model(&self, panel: PanelId) -> bool {
+        self.by_model.contains(&panel)
     }
 
     /// Whether the view shows a panel (every panel when `panels` is empty).
@@ -198,11 +213,31 @@ pub enum PanelId {
     AsyncQueueTime,
     /// Async requests waiting.
     AsyncQueueSize,
+    /// Prompt tokens processed and tokens generated per second.
+    TokenThroughput,
+    /// Inter-token latency (time per output token) percentiles, seconds.
+    InterTokenLatency,
+    /// Time in prefill per request, percentiles, seconds.
+    PrefillTime,
+    /// Time in decode per request, percentiles, seconds.
+    DecodeTime,
+    /// Share of the engine's KV cache in use, per replica and on average, ratio 0–1.
+    KvCacheUsage,
+    /// Prompt tokens found in the prefix cache over those looked up, in each point's window,
+    /// ratio 0–1.
+    PrefixCacheHitRate,
+    /// Requests preempted (vLLM) or retracted (SGLang) per second.
+    Preemptions,
+    /// Draft tokens accepted over draft tokens proposed (speculative decoding), in each point's
+    /// window, ratio 0–1.
+    SpecDecodeAcceptance,
+    /// Requests the engine finished per second, by finish reason.
+    FinishedReasons,
 }
 
 impl PanelId {
     /// Every panel, in page order.
-    pub const ALL: [PanelId; 17] = [
+    pub const ALL: [PanelId; 26] = [
         PanelId::InferenceVolume,
         PanelId::ResponseTime,
         PanelId::InferenceTime,
@@ -220,6 +255,15 @@ impl PanelId {
         PanelId::GpuMemory,
         PanelId::AsyncQueueTime,
         PanelId::AsyncQueueSize,
+        PanelId::TokenThroughput,
+        PanelId::InterTokenLatency,
+        PanelId::PrefillTime,
+        PanelId::DecodeTime,
+        PanelId::KvCacheUsage,
+        PanelId::PrefixCacheHitRate,
+        PanelId::Preemptions,
+        PanelId::SpecDecodeAcceptance,
+        PanelId::FinishedReasons,
     ];
 
     /// The name used in URLs (`split=`) and DOM ids: the JSON name.
@@ -242,6 +286,15 @@ impl PanelId {
             PanelId::GpuMemory => "gpu_memory",
             PanelId::AsyncQueueTime => "async_queue_time",
             PanelId::AsyncQueueSize => "async_queue_size",
+            PanelId::TokenThroughput => "token_throughput",
+            PanelId::InterTokenLatency => "inter_token_latency",
+            PanelId::PrefillTime => "prefill_time",
+            PanelId::DecodeTime => "decode_time",
+            PanelId::KvCacheUsage => "kv_cache_usage",
+            PanelId::PrefixCacheHitRate => "prefix_cache_hit_rate",
+            PanelId::Preemptions => "preemptions",
+            PanelId::SpecDecodeAcceptance => "spec_decode_acceptance",
+            PanelId::FinishedReasons => "finished_reasons",
         }
     }
 
@@ -300,6 +353,21 @@ pub enum SeriesId {
     /// Capacity (GPU memory in all).
     #[serde(rename = "total")]
     Total,
+    /// Prompt tokens processed per second.
+    #[serde(rename = "prompt")]
+    Prompt,
+    /// Tokens generated per second.
+    #[serde(rename = "generated")]
+    Generated,
+    /// A hit rate: hits over lookups in each point's window (prefix cache).
+    #[serde(rename = "hit_rate")]
+    HitRate,
+    /// Requests preempted or retracted per second.
+    #[serde(rename = "preemptions")]
+    Preemptions,
+    /// Accepted over proposed draft tokens in each point's window (speculative decoding).
+    #[serde(rename = "acceptance")]
+    Acceptance,
     /// Requests answered with exactly this status code, per second (drawn only in tooltips).
     #[serde(rename = "code")]
     Code(u16),
@@ -310,6 +378,14 @@ pub enum SeriesId {
     /// One GPU's line (`replica/gpu` when several replicas report GPUs).
     #[serde(rename = "gpu")]
     Gpu(String),
+    /// One model's line (panels split by model). The empty name is what no model label
+    /// covers (the HTTP layer beside an engine, say).
+    #[serde(rename = "model")]
+    Model(String),
+    /// Requests finished for one reason, as the engine names it (`stop`, `length`, `abort`,
+    /// `error`, …), per second.
+    #[serde(rename = "reason")]
+    Reason(String),
     /// What-if replay: what was recorded.
     #[serde(rename = "recorded")]
     Recorded,
@@ -360,6 +436,32 @@ pub struct Panel {
     /// bucket). Shown as "> value". Absent: none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub above: Vec<AbovePoint>,
+    /// Some of the panel's series carry a model label, so it can be split by model
+    /// ([`Filter::by_model`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_model: bool,
+    /// For a panel no target feeds: families on the targets' pages that look like what it
+    /// reads under another name (a rename, another prefix, an averaged gauge the adapter does
+    /// not read), at most [`MAX_HINTS`]. Empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hints: Vec<Lookalike>,
+}
+
+/// Most [`Lookalike`]s a panel or a target lists.
+pub const MAX_HINTS: usize = 8;
+
+/// A family on an exporter's page that looks like one inferscope reads, under another name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Lookalike {
+    /// The family found on the page, as named there.
+    pub found: String,
+    /// The family the adapter reads for this (the engine's current name).
+    pub expected: String,
+    /// Why the found one is not read, in a phrase (`another prefix`, `renamed in vLLM
+    /// v0.11`, `an average the engine computes; the counters give the true rate`).
+    pub why: String,
+    /// The panels it would feed.
+    pub panels: Vec<PanelId>,
 }
 
 /// A point of a percentile line that is a lower bound ([`Panel::above`]).
@@ -375,6 +477,20 @@ pub struct AbovePoint {
 pub const MAX_BOUNDS: usize = 1000;
 
 impl Panel {
+    /// A panel with no lines.
+    pub fn empty(id: PanelId) -> Panel {
+        Panel {
+            id,
+            series: Vec::new(),
+            top_bucket: None,
+            bounds: Vec::new(),
+            from_summaries: false,
+            above: Vec::new(),
+            by_model: false,
+            hints: Vec::new(),
+        }
+    }
+
     /// The series with this id, if the panel has it.
     pub fn series(&self, id: &SeriesId) -> Option<&Series> {
         self.series.iter().find(|series| series.id == *id)
@@ -410,6 +526,11 @@ pub struct View {
     pub step_ms: i64,
     /// Every deployment known to the server, sorted, for the filter menus.
     pub deployments: Vec<DeploymentRef>,
+    /// The models (and adapters) series in the filter's environment and deployment are
+    /// labelled with, sorted, for the model menu (at most [`MAX_MODELS`]). Empty: no engine
+    /// there labels by model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<String>,
     /// The panels, in [`PanelId::ALL`] order.
     pub panels: Vec<Panel>,
     /// Why this server has no GPU readings of its own (no NVIDIA driver), shown on empty GPU
@@ -422,6 +543,9 @@ pub struct View {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub autoscaling: Vec<Autoscaling>,
 }
+
+/// Most models a view lists.
+pub const MAX_MODELS: usize = 64;
 
 /// Most deployments one view diagnoses.
 pub const MAX_DIAGNOSED_DEPLOYMENTS: usize = 24;
@@ -679,6 +803,9 @@ impl View {
         if let Some(deployments) = &delta.deployments {
             self.deployments.clone_from(deployments);
         }
+        if let Some(models) = &delta.models {
+            self.models.clone_from(models);
+        }
         if let Some(autoscaling) = &delta.autoscaling {
             self.autoscaling.clone_from(autoscaling);
         }
@@ -690,20 +817,17 @@ impl View {
             let panel = match position {
                 Some(index) => &mut self.panels[index],
                 None => {
-                    self.panels.push(Panel {
-                        id: panel_delta.id,
-                        series: Vec::new(),
-                        top_bucket: None,
-                        bounds: Vec::new(),
-                        from_summaries: false,
-                        above: Vec::new(),
-                    });
+                    self.panels.push(Panel::empty(panel_delta.id));
                     let last = self.panels.len() - 1;
                     &mut self.panels[last]
                 }
             };
             panel.top_bucket = panel_delta.top_bucket;
             panel.from_summaries = panel_delta.from_summaries;
+            panel.by_model = panel_delta.by_model;
+            if let Some(hints) = &panel_delta.hints {
+                panel.hints.clone_from(hints);
+            }
             if let Some(bounds) = &panel_delta.bounds {
                 panel.bounds.clone_from(bounds);
             }
@@ -756,6 +880,9 @@ pub struct ViewDelta {
     /// The new deployment list. Absent: unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployments: Option<Vec<DeploymentRef>>,
+    /// The new model list. Absent: unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub models: Option<Vec<String>>,
     /// Panels with a change. A panel not listed has not changed (apart from the window moving).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub panels: Vec<PanelDelta>,
@@ -767,7 +894,10 @@ pub struct ViewDelta {
 impl ViewDelta {
     /// True when the delta changes nothing but could still move the window.
     pub fn is_empty(&self) -> bool {
-        self.deployments.is_none() && self.panels.is_empty() && self.autoscaling.is_none()
+        self.deployments.is_none()
+            && self.models.is_none()
+            && self.panels.is_empty()
+            && self.autoscaling.is_none()
     }
 }
 
@@ -782,6 +912,12 @@ pub struct PanelDelta {
     /// The panel's `from_summaries` now (always sent).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub from_summaries: bool,
+    /// The panel's `by_model` now (always sent).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub by_model: bool,
+    /// The panel's new `hints`, whole. Absent: unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hints: Option<Vec<Lookalike>>,
     /// The panel's new `bounds`. Absent: unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bounds: Option<Vec<f64>>,
@@ -854,7 +990,7 @@ pub enum ServerMessage {
         /// (0 on a first subscription). The snapshot already includes their effect.
         skipped: u64,
         /// The view.
-        view: View,
+        view: Box<View>,
     },
     /// A change to the view.
     Delta {
@@ -964,4 +1100,8 @@ pub struct TargetHealth {
     /// Engines recognised on its last good page (`vllm`, `dcgm`, `process`, …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub engines: Vec<String>,
+    /// Families on its last good page that look like ones inferscope reads under another
+    /// name (at most [`MAX_HINTS`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lookalikes: Vec<Lookalike>,
 }

@@ -119,7 +119,7 @@ async fn run(args: Args) -> Result<(), String> {
             Ok(ServerMessage::Snapshot {
                 view: fresh, seq, ..
             }) => {
-                view = Some(fresh);
+                view = Some(*fresh);
                 seq
             }
             Ok(ServerMessage::Delta { delta, seq, .. }) => {

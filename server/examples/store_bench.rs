@@ -84,6 +84,7 @@ fn observations(replica: &mut Replica, shapes: &Shapes, seconds: f64) -> Vec<Obs
         out.push(Observation {
             signal,
             detail: None,
+            model: None,
             value: Value::Histogram(HistogramIncrement {
                 bounds: shapes.bounds.clone(),
                 buckets,
@@ -97,12 +98,14 @@ fn observations(replica: &mut Replica, shapes: &Shapes, seconds: f64) -> Vec<Obs
         out.push(Observation {
             signal: Signal::Requests,
             detail: Some(shapes.details[index].clone()),
+            model: None,
             value: Value::Increment(increment),
         });
     }
     out.push(Observation {
         signal: Signal::CpuSeconds,
         detail: None,
+        model: None,
         value: Value::Increment(seconds * rng.random_range(0.5..2.5)),
     });
     for (index, level) in replica.gauge_levels.iter_mut().enumerate() {
@@ -125,6 +128,7 @@ fn observations(replica: &mut Replica, shapes: &Shapes, seconds: f64) -> Vec<Obs
         out.push(Observation {
             signal,
             detail: Some(shapes.details[index].clone()),
+            model: None,
             value: Value::Gauge(value),
         });
     }
@@ -142,6 +146,7 @@ fn report(replica: &Replica, at_ms: i64, observations: Vec<Observation>) -> Scra
             observations,
             raw: RawSamples::default(),
             engines: Vec::new(),
+            lookalikes: Vec::new(),
             // Scrapes a second apart (the bench's scrape interval).
             covered_seconds: Some(1.0),
         }),

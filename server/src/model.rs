@@ -52,6 +52,32 @@ pub enum Signal {
     GpuMemoryTotalBytes,
     /// Share of the engine's KV cache in use, gauge, ratio 0–1.
     KvCacheUsage,
+    /// Prompt tokens the engine processed, counter, tokens (a rate: prompt tokens per second).
+    PromptTokensProcessed,
+    /// Tokens the engine generated, counter, tokens.
+    GenerationTokensProduced,
+    /// Time between two output tokens of a request (vLLM's inter-token latency, TGI's mean
+    /// time per token), histogram, seconds.
+    InterTokenSeconds,
+    /// Time a request spent in prefill (its prompt's forward passes), histogram, seconds.
+    PrefillSeconds,
+    /// Time a request spent in decode (generating after the first token), histogram, seconds.
+    DecodeSeconds,
+    /// Prompt tokens looked up in the prefix cache, counter, tokens.
+    PrefixCacheQueries,
+    /// Prompt tokens found in the prefix cache, counter, tokens (over
+    /// [`Signal::PrefixCacheQueries`]: the hit rate).
+    PrefixCacheHits,
+    /// Requests preempted (vLLM) or retracted (SGLang) to free KV cache, counter.
+    Preemptions,
+    /// Tokens proposed by a speculative-decoding drafter, counter, tokens.
+    SpecDraftTokens,
+    /// Draft tokens the target model accepted, counter, tokens (over
+    /// [`Signal::SpecDraftTokens`]: the acceptance rate).
+    SpecAcceptedTokens,
+    /// Requests the engine finished, counter; detail: the engine's finish reason (`stop`,
+    /// `length`, `abort`, `error`, …) as it wrote it.
+    FinishedRequests,
     /// The host's memory in all, gauge, bytes (only to derive memory used; not stored).
     HostMemoryTotalBytes,
     /// The host's memory available, gauge, bytes (only to derive memory used; not stored).
@@ -209,8 +235,39 @@ pub struct Observation {
     pub signal: Signal,
     /// The detail label value, for signals that have one.
     pub detail: Detail,
+    /// The model (or adapter) the engine labelled it with, where it labels by model
+    /// ([`crate::ingest::adapter::Engine::model_label`]); `None` for a series of the whole
+    /// replica.
+    pub model: Detail,
     /// The reading.
     pub value: Value,
+}
+
+impl Observation {
+    /// An observation of the whole replica (no model).
+    pub fn new(signal: Signal, detail: Detail, value: Value) -> Observation {
+        Observation {
+            signal,
+            detail,
+            model: None,
+            value,
+        }
+    }
+}
+
+/// A family on a page that no adapter row reads but that looks like one that does: the same
+/// name under another prefix or suffix, or an engine's own average of what inferscope computes
+/// from counters ([`crate::ingest::adapter::lookalike`]).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Lookalike {
+    /// The family as the page names it.
+    pub found: Box<str>,
+    /// The family the adapter reads instead.
+    pub expected: &'static str,
+    /// Why the found one is not read.
+    pub why: &'static str,
+    /// The signal the expected family feeds.
+    pub signal: Signal,
 }
 
 /// Samples of families no adapter knows, kept as they are (counters stay cumulative), so that

@@ -17,7 +17,8 @@
 //! KvCacheUsage - = max vllm:kv_cache_usage_perc
 //! ```
 //!
-//! `<signal> <detail or -> = <terms>`; a term is `counter` (the growth of the matching series,
+//! `<signal> <detail or -> [@<model>] = <terms>` (the model, where the engine labels the series
+//! by model: `@meta-llama/Llama-3.1-8B`; none for a series of the whole replica); a term is `counter` (the growth of the matching series,
 //! summed), `gauge` (their values, summed), `max` (the largest), or `histogram` (the matching
 //! children's bucket growth merged; `* f` scales bounds and sum), with `* factor`, joined by
 //! `+` and `-`. Matchers are PromQL's `=`, `!=`, `=~`, `!~` (anchored). The observations must be
@@ -356,6 +357,7 @@ struct Term {
 struct Expectation {
     signal: String,
     detail: Option<String>,
+    model: Option<String>,
     terms: Vec<Term>,
     line: usize,
 }
@@ -389,6 +391,12 @@ fn parse_expectations(text: &str, file: &Path) -> Expectations {
         let signal = head.next().expect("signal").to_owned();
         let detail = head.next().expect("detail or -");
         let detail = (detail != "-").then(|| detail.to_owned());
+        let model = head.next().map(|model| {
+            model
+                .strip_prefix('@')
+                .unwrap_or_else(|| panic!("{}:{}: `@<model>`", file.display(), index + 1))
+                .to_owned()
+        });
         // Split into terms on top-level " + " / " - " (never inside braces).
         let mut terms = Vec::new();
         let mut sign = 1.0;
@@ -440,6 +448,7 @@ fn parse_expectations(text: &str, file: &Path) -> Expectations {
         lines.push(Expectation {
             signal,
             detail,
+            model,
             terms,
             line: index + 1,
         });
@@ -667,31 +676,37 @@ fn check(page_path: &Path, expectations_path: &Path) -> (usize, Vec<String>) {
             expectations.engines
         ));
     }
-    let mut got: BTreeMap<(String, Option<String>), &Value> = BTreeMap::new();
+    type Key = (String, Option<String>, Option<String>);
+    let mut got: BTreeMap<Key, &Value> = BTreeMap::new();
     for observation in &output.observations {
         got.insert(
             (
                 format!("{:?}", observation.signal),
                 observation.detail.as_deref().map(str::to_owned),
+                observation.model.as_deref().map(str::to_owned),
             ),
             &observation.value,
         );
     }
-    let mut wanted: BTreeSet<(String, Option<String>)> = BTreeSet::new();
+    let mut wanted: BTreeSet<Key> = BTreeSet::new();
     for expectation in &expectations.lines {
-        let key = (expectation.signal.clone(), expectation.detail.clone());
+        let key = (
+            expectation.signal.clone(),
+            expectation.detail.clone(),
+            expectation.model.clone(),
+        );
         wanted.insert(key.clone());
         let want = evaluate(expectation, &samples, &before, &after, &types);
         match got.get(&key) {
             None => failures.push(format!(
-                "{name}: line {}: no {} {:?} observed (expected {want:?})",
-                expectation.line, key.0, key.1
+                "{name}: line {}: no {} {:?} @{:?} observed (expected {want:?})",
+                expectation.line, key.0, key.1, key.2
             )),
             Some(value) => {
                 if let Err(why) = check_value(value, &want) {
                     failures.push(format!(
-                        "{name}: line {}: {} {:?}: {why}",
-                        expectation.line, key.0, key.1
+                        "{name}: line {}: {} {:?} @{:?}: {why}",
+                        expectation.line, key.0, key.1, key.2
                     ));
                 }
             }
@@ -700,8 +715,8 @@ fn check(page_path: &Path, expectations_path: &Path) -> (usize, Vec<String>) {
     for (key, value) in &got {
         if !wanted.contains(key) {
             failures.push(format!(
-                "{name}: observed {} {:?} = {value:?}, which no expectation lists",
-                key.0, key.1
+                "{name}: observed {} {:?} @{:?} = {value:?}, which no expectation lists",
+                key.0, key.1, key.2
             ));
         }
     }

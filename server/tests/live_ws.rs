@@ -79,7 +79,7 @@ fn snapshot(message: ServerMessage) -> (StreamId, u64, u64, View) {
             view,
         } => {
             assert_eq!(protocol, PROTOCOL_VERSION);
-            (stream, seq, skipped, view)
+            (stream, seq, skipped, *view)
         }
         other => panic!("expected a snapshot, got {other:?}"),
     }

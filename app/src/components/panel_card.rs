@@ -1,6 +1,7 @@
 //! A card of the grid: a title (or tabs, when the card shows several panels), the one-line
-//! "now" summary, a "split by replica" switch where it applies, and the chart — or, when no
-//! target provides the panel's signal, which exporter would.
+//! "now" summary, "per replica" and "per model" switches where they apply, and the chart — or,
+//! when no target provides the panel's signal, which exporter would, and which families on the
+//! targets' pages look like it under another name.
 
 use leptos::prelude::*;
 
@@ -23,6 +24,10 @@ pub fn PanelCard(
     split: Signal<Vec<PanelId>>,
     /// Turns a panel's split on or off.
     on_split: Callback<PanelId>,
+    /// Panels split by model (from the URL).
+    by_model: Signal<Vec<PanelId>>,
+    /// Turns a panel's split by model on or off.
+    on_by_model: Callback<PanelId>,
     /// Called with `(from_ms, to_ms)` when the user drags across the chart.
     on_zoom: Callback<(i64, i64)>,
 ) -> impl IntoView {
@@ -55,7 +60,17 @@ pub fn PanelCard(
                 .filter(|_| gpu)
         })
     };
-    let split_on = move || split.with(|split| split.contains(&active.get()));
+    let model_on = move || by_model.with(|by_model| by_model.contains(&active.get()));
+    let split_on = move || !model_on() && split.with(|split| split.contains(&active.get()));
+    let has_models = move || panel.with(|panel| panel.as_ref().is_some_and(|p| p.by_model));
+    let hints = move || {
+        panel.with(|panel| {
+            panel
+                .as_ref()
+                .map(|panel| panel.hints.clone())
+                .unwrap_or_default()
+        })
+    };
     let tabs = (panels.len() > 1).then(|| {
         panels
             .iter()
@@ -101,6 +116,18 @@ pub fn PanelCard(
                         "per replica"
                     </button>
                 </Show>
+                <Show when=has_models>
+                    <button
+                        type="button"
+                        class="split by-model"
+                        class:on=model_on
+                        title="One line per model (as the engine labels its series)"
+                        aria-pressed=move || model_on().to_string()
+                        on:click=move |_| on_by_model.run(active.get_untracked())
+                    >
+                        "per model"
+                    </button>
+                </Show>
             </div>
             <div class="plot" class:empty=empty>
                 <Chart
@@ -120,7 +147,24 @@ pub fn PanelCard(
                         }
                         .into_any(),
                         None => view! {
-                            <p class="empty">"No target reports this yet. It comes from " {hint} "."</p>
+                            <div class="empty">
+                                <p>"No target reports this yet. It comes from " {hint} "."</p>
+                                {move || {
+                                    hints()
+                                        .into_iter()
+                                        .map(|lookalike| {
+                                            view! {
+                                                <p class="lookalike">
+                                                    "Found " <code>{lookalike.found}</code>
+                                                    " on a target's page; inferscope reads "
+                                                    <code>{lookalike.expected}</code> " (" {lookalike.why}
+                                                    ")."
+                                                </p>
+                                            }
+                                        })
+                                        .collect_view()
+                                }}
+                            </div>
                         }
                         .into_any(),
                     }}

@@ -1,4 +1,4 @@
-//! The top bar: scope (environment, deployment), time range, connection state, theme.
+//! The top bar: scope (environment, deployment, model), time range, connection state, theme.
 //! Every filter change is a navigation to a new URL query, so the URL always reproduces the view.
 
 use std::collections::BTreeSet;
@@ -20,6 +20,8 @@ pub fn Toolbar(
     filter: Memo<Filter>,
     /// Deployments the server knows.
     deployments: Signal<Vec<DeploymentRef>>,
+    /// Models the series in scope are labelled with.
+    models: Signal<Vec<String>>,
     /// The live connection.
     live: LiveView,
 ) -> impl IntoView {
@@ -77,15 +79,39 @@ pub fn Toolbar(
             if !still_there {
                 next.deployment = None;
             }
+            // Another scope has other models.
+            next.model = None;
             go(next);
         }
     };
-    let on_deployment = move |event: leptos::ev::Event| {
+    let on_deployment = {
+        let go = go.clone();
+        move |event: leptos::ev::Event| {
+            let value = event_target_value(&event);
+            let mut next = filter.get_untracked();
+            next.deployment = Some(value).filter(|v| !v.is_empty());
+            next.model = None;
+            go(next);
+        }
+    };
+    let on_model = move |event: leptos::ev::Event| {
         let value = event_target_value(&event);
         let mut next = filter.get_untracked();
-        next.deployment = Some(value).filter(|v| !v.is_empty());
+        next.model = Some(value).filter(|v| !v.is_empty());
         go(next);
     };
+    // The models to offer: those in scope, and the chosen one even while nothing reports it.
+    let model_names = move || {
+        let mut names = models.get();
+        if let Some(chosen) = filter.with(|f| f.model.clone())
+            && !names.contains(&chosen)
+        {
+            names.push(chosen);
+            names.sort();
+        }
+        names
+    };
+    let show_models = move || !model_names().is_empty();
 
     let theme = use_context::<RwSignal<Theme>>().unwrap_or_else(|| RwSignal::new(Theme::Light));
     let clock = crate::clock::ticking(1000);
@@ -158,6 +184,29 @@ pub fn Toolbar(
                     }}
                 </select>
             </label>
+            <Show when=show_models>
+                <span class="crumb-sep" aria-hidden="true">"/"</span>
+                <label class="picker">
+                    <span class="picker-label">"Model"</span>
+                    <select name="model" on:change=on_model.clone()>
+                        <option value="" selected=move || filter.with(|f| f.model.is_none())>
+                            "All"
+                        </option>
+                        {move || {
+                            model_names()
+                                .into_iter()
+                                .map(|name| {
+                                    let selected = {
+                                        let name = name.clone();
+                                        move || filter.with(|f| f.model.as_ref() == Some(&name))
+                                    };
+                                    view! { <option value=name.clone() selected=selected>{name.clone()}</option> }
+                                })
+                                .collect_view()
+                        }}
+                    </select>
+                </label>
+            </Show>
             <div class="spacer"></div>
             <nav class="ranges" aria-label="Time range">
                 {TimeRange::ALL

@@ -32,6 +32,7 @@ pub fn Dashboard() -> impl IntoView {
                 parse_filter(&FilterParams {
                     environment: raw.environment,
                     deployment: raw.deployment,
+                    model: raw.model,
                     ..FilterParams::default()
                 })
                 .unwrap_or_default()
@@ -63,6 +64,16 @@ pub fn Dashboard() -> impl IntoView {
         }
         go.run(next);
     });
+    let on_by_model = Callback::new(move |panel: PanelId| {
+        let mut next = filter.get_untracked();
+        if let Some(index) = next.by_model.iter().position(|p| *p == panel) {
+            next.by_model.remove(index);
+        } else {
+            next.by_model.push(panel);
+            next.by_model.sort();
+        }
+        go.run(next);
+    });
     let on_zoom = Callback::new(move |(from_ms, to_ms): (i64, i64)| {
         let mut next = filter.get_untracked();
         next.from_ms = Some(from_ms);
@@ -70,6 +81,7 @@ pub fn Dashboard() -> impl IntoView {
         go.run(next);
     });
     let split = Signal::derive(move || filter.with(|f| f.split.clone()));
+    let by_model = Signal::derive(move || filter.with(|f| f.by_model.clone()));
     // Embed mode (`?embed=1`): the panels only, sized to the frame, talking to the parent page.
     let embedded = query.with_untracked(|params| params.get_str("embed") == Some("1"));
     // The cards to draw: every card, or those holding a chosen panel (with only those tabs).
@@ -85,7 +97,7 @@ pub fn Dashboard() -> impl IntoView {
                     .copied()
                     .filter(|panel| chosen.is_empty() || chosen.contains(panel))
                     .collect();
-                (!panels.is_empty()).then_some((card.title, panels))
+                (!panels.is_empty()).then_some((card.group, card.title, panels))
             })
             .collect::<Vec<_>>()
     };
@@ -108,6 +120,9 @@ pub fn Dashboard() -> impl IntoView {
                 });
                 let deployments = Signal::derive(move || {
                     shown.with(|view| view.as_ref().map(|v| v.deployments.clone()).unwrap_or_default())
+                });
+                let models = Signal::derive(move || {
+                    shown.with(|view| view.as_ref().map(|v| v.models.clone()).unwrap_or_default())
                 });
                 // An absolute range is shown exactly as asked; a live one spans its grid.
                 let window = Signal::derive(move || {
@@ -133,7 +148,7 @@ pub fn Dashboard() -> impl IntoView {
                         .map(|reason| view! { <p class="banner error refused" role="alert">{reason}</p> })
                 };
                 view! {
-                    {(!embedded).then(|| view! { <Toolbar filter=filter deployments=deployments live=live/> })}
+                    {(!embedded).then(|| view! { <Toolbar filter=filter deployments=deployments models=models live=live/> })}
                     {error.map(|error| view! { <p class="banner error" role="alert">{error}</p> })}
                     {refusal}
                     <Show when=move || !embedded && chosen.with(Vec::is_empty)>
@@ -146,10 +161,20 @@ pub fn Dashboard() -> impl IntoView {
                         data-live-messages=move || live.messages.get()
                     >
                         {move || {
+                            let mut group = None;
                             cards()
                                 .into_iter()
-                                .map(|(title, panels)| {
+                                .map(|(card_group, title, panels)| {
+                                    // A heading where a new group of cards begins (not in an
+                                    // embed, which shows chosen panels only).
+                                    let heading = (group != Some(card_group) && !embedded)
+                                        .then(|| card_group.heading())
+                                        .flatten();
+                                    group = Some(card_group);
                                     view! {
+                                        {heading.map(|heading| view! {
+                                            <h2 class="group-heading" data-group=heading>{heading}</h2>
+                                        })}
                                         <PanelCard
                                             title=title
                                             panels=panels
@@ -157,6 +182,8 @@ pub fn Dashboard() -> impl IntoView {
                                             window=window
                                             split=split
                                             on_split=on_split
+                                            by_model=by_model
+                                            on_by_model=on_by_model
                                             on_zoom=on_zoom
                                         />
                                     }

@@ -67,6 +67,8 @@ pub fn family_panel(view: &FamilyView) -> Panel {
         bounds: Vec::new(),
         from_summaries: false,
         above: Vec::new(),
+        by_model: false,
+        hints: Vec::new(),
     }
 }
 

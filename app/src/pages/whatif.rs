@@ -50,6 +50,8 @@ pub fn comparison(id: PanelId, lines: [(SeriesId, &[Point]); 3]) -> Panel {
         bounds: Vec::new(),
         from_summaries: false,
         above: Vec::new(),
+        by_model: false,
+        hints: Vec::new(),
     }
 }
 
@@ -83,6 +85,7 @@ pub fn WhatIfPage() -> impl IntoView {
             // A replay reads every panel it needs: split and panels do not apply.
             let raw = FilterParams {
                 split: None,
+                by_model: None,
                 panels: None,
                 ..FilterParams::read(|key| params.get_str(key))
             };

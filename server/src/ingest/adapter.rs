@@ -85,6 +85,28 @@ impl Engine {
         }
     }
 
+    /// The label that names the model (or LoRA adapter) a series is of, where the engine
+    /// labels its families by model: vLLM's and NIM's `model_name` (the served model name;
+    /// vLLM labels a LoRA adapter's requests with the base model's served name too, v0.34.0
+    /// `vllm/v1/metrics/loggers.py`, so adapters are not told apart there), SGLang's
+    /// `model_name`, Triton's and TorchServe's model labels, and inferscope's own `model`
+    /// (which names adapters). Families of the whole replica (CPU, GPUs, the HTTP layer) have
+    /// none.
+    pub fn model_label(self) -> Option<&'static str> {
+        match self {
+            Engine::Inferscope | Engine::Triton => Some("model"),
+            Engine::Vllm | Engine::Nim | Engine::Sglang | Engine::TorchServe => Some("model_name"),
+            Engine::HostedPlatform
+            | Engine::FastApi
+            | Engine::Tgi
+            | Engine::BentoMl
+            | Engine::RayServe
+            | Engine::Dcgm
+            | Engine::NodeExporter
+            | Engine::Process => None,
+        }
+    }
+
     /// Parses a name as [`Engine::name`] writes it.
     pub fn from_name(name: &str) -> Option<Engine> {
         Engine::ALL.into_iter().find(|engine| engine.name() == name)
@@ -590,6 +612,101 @@ fn vllm_style(engine: Engine, prefix: &str) -> Vec<FamilyRule> {
             Signal::KvCacheUsage,
         )
         .rank(1),
+        // Tokens: "Number of prefill tokens processed" and "Number of generation tokens
+        // processed" (counters in V0 and V1).
+        row(
+            engine,
+            &name("prompt_tokens_total"),
+            Counter,
+            Signal::PromptTokensProcessed,
+        ),
+        row(
+            engine,
+            &name("generation_tokens_total"),
+            Counter,
+            Signal::GenerationTokensProduced,
+        ),
+        // The time between two output tokens: `inter_token_latency_seconds` since v0.11.0;
+        // before, the same observations were `time_per_output_token_seconds` (deprecated in
+        // v0.11, hidden in v0.12). A page with both: the new name wins.
+        row(
+            engine,
+            &name("inter_token_latency_seconds"),
+            Histogram,
+            Signal::InterTokenSeconds,
+        )
+        .rank(0),
+        row(
+            engine,
+            &name("time_per_output_token_seconds"),
+            Histogram,
+            Signal::InterTokenSeconds,
+        )
+        .rank(1),
+        // "Histogram of time spent in PREFILL phase for request" and "…in DECODE phase" (V1).
+        row(
+            engine,
+            &name("request_prefill_time_seconds"),
+            Histogram,
+            Signal::PrefillSeconds,
+        ),
+        row(
+            engine,
+            &name("request_decode_time_seconds"),
+            Histogram,
+            Signal::DecodeSeconds,
+        ),
+        // V1's prefix cache, in tokens: queried and hit ("Prefix cache queries/hits, in terms
+        // of number of queried/hit tokens"). V0's `gpu_prefix_cache_hit_rate` is a gauge the
+        // engine averages; it is not read (a lookalike).
+        row(
+            engine,
+            &name("prefix_cache_queries_total"),
+            Counter,
+            Signal::PrefixCacheQueries,
+        ),
+        row(
+            engine,
+            &name("prefix_cache_hits_total"),
+            Counter,
+            Signal::PrefixCacheHits,
+        ),
+        // v0.8.x–v0.9.1 named them `gpu_prefix_cache_*` (blocks up to v0.8.5, tokens from
+        // v0.9.0: the share is a hit rate either way).
+        row(
+            engine,
+            &name("gpu_prefix_cache_queries_total"),
+            Counter,
+            Signal::PrefixCacheQueries,
+        )
+        .rank(2),
+        row(
+            engine,
+            &name("gpu_prefix_cache_hits_total"),
+            Counter,
+            Signal::PrefixCacheHits,
+        )
+        .rank(2),
+        // "Cumulative number of preemption from the engine" (V0 and V1).
+        row(
+            engine,
+            &name("num_preemptions_total"),
+            Counter,
+            Signal::Preemptions,
+        ),
+        // V1's speculative decoding: draft tokens proposed and accepted.
+        row(
+            engine,
+            &name("spec_decode_num_draft_tokens_total"),
+            Counter,
+            Signal::SpecDraftTokens,
+        ),
+        row(
+            engine,
+            &name("spec_decode_num_accepted_tokens_total"),
+            Counter,
+            Signal::SpecAcceptedTokens,
+        ),
     ];
     if engine == Engine::Nim {
         // NIM 1.x (a v0 engine): `request_finish_total{finished_reason}` is the per-reason
@@ -601,6 +718,13 @@ fn vllm_style(engine: Engine, prefix: &str) -> Vec<FamilyRule> {
                 VLLM_FINISHED,
                 "200",
             )),
+            row(
+                engine,
+                "request_finish_total",
+                Counter,
+                Signal::FinishedRequests,
+            )
+            .detail(Label("finished_reason")),
             row(engine, "request_success_total", Counter, Signal::Requests)
                 .detail(Fixed("200"))
                 .rank(2),
@@ -617,6 +741,14 @@ fn vllm_style(engine: Engine, prefix: &str) -> Vec<FamilyRule> {
                 Signal::Requests,
             )
             .detail(Mapped("finished_reason", VLLM_FINISHED, "200")),
+            // The same counter by the reason as vLLM writes it.
+            row(
+                engine,
+                &name("request_success_total"),
+                Counter,
+                Signal::FinishedRequests,
+            )
+            .detail(Label("finished_reason")),
             // Requests the front end refused because its queue was full (HTTP 503); the engine
             // never saw them (v0.33+).
             row(
@@ -773,6 +905,57 @@ fn sglang(prefix: &str) -> Vec<FamilyRule> {
         // With priority scheduling each priority has a series beside the total (`""`).
         .skip("priority", PRIORITY_VALUES),
         row(Sglang, &name("token_usage"), Gauge, Signal::KvCacheUsage),
+        row(
+            Sglang,
+            &name("prompt_tokens_total"),
+            Counter,
+            Signal::PromptTokensProcessed,
+        ),
+        row(
+            Sglang,
+            &name("generation_tokens_total"),
+            Counter,
+            Signal::GenerationTokensProduced,
+        ),
+        // Prefix cache (RadixAttention), in tokens: every prompt token is looked up, and
+        // `cached_tokens_total` counts those found. `cache_hit_rate` is a gauge the scheduler
+        // averages; it is not read (a lookalike).
+        row(
+            Sglang,
+            &name("prompt_tokens_total"),
+            Counter,
+            Signal::PrefixCacheQueries,
+        ),
+        row(
+            Sglang,
+            &name("cached_tokens_total"),
+            Counter,
+            Signal::PrefixCacheHits,
+        ),
+        // Requests retracted to free KV cache (a counter since 0.5.8; the older
+        // `num_retracted_reqs` gauge counts the last step only and is not read).
+        row(
+            Sglang,
+            &name("num_retracted_requests_total"),
+            Counter,
+            Signal::Preemptions,
+        ),
+        // The gap between two output tokens (each one observed): `inter_token_latency_seconds`
+        // since 0.4.6, `time_per_output_token_seconds` up to 0.4.3.
+        row(
+            Sglang,
+            &name("inter_token_latency_seconds"),
+            Histogram,
+            Signal::InterTokenSeconds,
+        )
+        .rank(0),
+        row(
+            Sglang,
+            &name("time_per_output_token_seconds"),
+            Histogram,
+            Signal::InterTokenSeconds,
+        )
+        .rank(1),
     ]
 }
 
@@ -896,6 +1079,14 @@ fn other_engines() -> Vec<FamilyRule> {
         )
         .detail(Fixed("in_progress")),
         row(Tgi, "tgi_queue_size", Gauge, Signal::ConcurrentRequests).detail(Fixed("queued")),
+        // Each request's mean time per generated token ("Mean time per token", seconds):
+        // one observation per request, not per gap (`router/src/server.rs`).
+        row(
+            Tgi,
+            "tgi_request_mean_time_per_token_duration",
+            Histogram,
+            Signal::InterTokenSeconds,
+        ),
         // Triton (v2.71.0): cumulative microsecond counters by default (their mean is the
         // total over the successes, which is all they add up); summaries and the first-response
         // histogram only when enabled (`--metrics-config summary_latencies=true`,
@@ -1332,6 +1523,143 @@ pub const DERIVED: &[(Signal, Derivation)] = &[
         },
     ),
 ];
+
+/// Families no row reads that stand for something a row does: an engine's own averages of
+/// what inferscope computes from counters over each window, and gauges of one step. `{}` is
+/// the engine's prefix. `(found, expected, why, signal)`.
+const KNOWN_LOOKALIKES: &[(&str, &str, &str, Signal)] = &[
+    (
+        "{}avg_prompt_throughput_toks_per_s",
+        "{}prompt_tokens_total",
+        "an average the engine logs over its last interval; the counter gives the rate over each window",
+        Signal::PromptTokensProcessed,
+    ),
+    (
+        "{}avg_generation_throughput_toks_per_s",
+        "{}generation_tokens_total",
+        "an average the engine logs over its last interval; the counter gives the rate over each window",
+        Signal::GenerationTokensProduced,
+    ),
+    (
+        "{}gpu_prefix_cache_hit_rate",
+        "{}prefix_cache_hits_total",
+        "vLLM V0's gauge, averaged by the engine (−1 when unused); vLLM v0.9.2+ counts queried and hit tokens",
+        Signal::PrefixCacheHits,
+    ),
+    (
+        "{}cpu_prefix_cache_hit_rate",
+        "{}prefix_cache_hits_total",
+        "vLLM V0's gauge, averaged by the engine; vLLM v0.9.2+ counts queried and hit tokens",
+        Signal::PrefixCacheHits,
+    ),
+    (
+        "{}spec_decode_draft_acceptance_rate",
+        "{}spec_decode_num_accepted_tokens_total",
+        "vLLM V0's gauge, averaged by the engine; V1 counts draft and accepted tokens",
+        Signal::SpecAcceptedTokens,
+    ),
+    (
+        "{}cache_hit_rate",
+        "{}cached_tokens_total",
+        "SGLang's gauge of the last prefill batch only; the counters give the window's hit rate",
+        Signal::PrefixCacheHits,
+    ),
+    (
+        "{}gen_throughput",
+        "{}generation_tokens_total",
+        "SGLang's gauge of its last log interval; the counter gives the rate over each window",
+        Signal::GenerationTokensProduced,
+    ),
+    (
+        "{}num_retracted_reqs",
+        "{}num_retracted_requests_total",
+        "SGLang's gauge of the last step; the counter (0.5.8+) gives retractions per second",
+        Signal::Preemptions,
+    ),
+];
+
+/// The prefixes [`KNOWN_LOOKALIKES`] are written under.
+const LOOKALIKE_PREFIXES: &[&str] = &["vllm:", "ray_vllm:", "", "sglang:", "sglang_"];
+
+/// A family on a page that no row reads, but looks like one that does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Likeness {
+    /// The family the adapter reads instead.
+    pub expected: &'static str,
+    /// Why the found one is not read.
+    pub why: &'static str,
+    /// The signal the expected family feeds.
+    pub signal: Signal,
+}
+
+/// Lookalikes by the found family's full name.
+static KNOWN_BY_NAME: LazyLock<FastMap<String, Likeness>> = LazyLock::new(|| {
+    let mut map = FastMap::default();
+    for prefix in LOOKALIKE_PREFIXES {
+        for (found, expected, why, signal) in KNOWN_LOOKALIKES {
+            let expected: &'static str = Box::leak(expected.replace("{}", prefix).into_boxed_str());
+            map.insert(
+                found.replace("{}", prefix),
+                Likeness {
+                    expected,
+                    why,
+                    signal: *signal,
+                },
+            );
+        }
+    }
+    map
+});
+
+/// A family read under a namespace (`vllm:`, `sglang:`), by its name without it and without
+/// a `_total` suffix: what another namespace's or spelling's family of the same name matches.
+static BY_STEM: LazyLock<FastMap<&'static str, &'static FamilyRule>> = LazyLock::new(|| {
+    let mut map: FastMap<&'static str, &'static FamilyRule> = FastMap::default();
+    for rule in RULES.iter() {
+        if let Some((_, rest)) = rule.family.split_once(':') {
+            map.entry(stem(rest)).or_insert(rule);
+        }
+    }
+    map
+});
+
+/// Engine prefixes written with an underscore by scrapers or proxies that escape `:`.
+const UNDERSCORE_PREFIXES: &[&str] = &["vllm_", "ray_vllm_"];
+
+fn stem(name: &str) -> &str {
+    name.strip_suffix("_total").unwrap_or(name)
+}
+
+/// The family a sample belongs to, as far as its name tells: without a histogram's or
+/// summary's `_bucket`, `_sum`, `_count` suffix.
+pub fn family_of(sample_name: &str) -> &str {
+    ["_bucket", "_sum", "_count"]
+        .iter()
+        .find_map(|suffix| sample_name.strip_suffix(suffix))
+        .unwrap_or(sample_name)
+}
+
+/// Whether a family no row reads looks like one that does: one of [`KNOWN_LOOKALIKES`], or a
+/// namespaced family's name under another namespace or spelling (`my_vllm:num_requests_running`,
+/// `vllm_num_requests_running` for `vllm:num_requests_running`). Cheap enough for every
+/// unknown sample: slices and at most three map lookups, no allocation.
+pub fn lookalike(family: &str) -> Option<Likeness> {
+    if let Some(known) = KNOWN_BY_NAME.get(family) {
+        return Some(*known);
+    }
+    let rest = match family.split_once(':') {
+        Some((_, rest)) => rest,
+        None => UNDERSCORE_PREFIXES
+            .iter()
+            .find_map(|prefix| family.strip_prefix(prefix))?,
+    };
+    let rule = BY_STEM.get(stem(rest))?;
+    Some(Likeness {
+        expected: rule.family.as_str(),
+        why: "the same name under another prefix",
+        signal: rule.signal,
+    })
+}
 
 /// How a sample's name relates to a known family.
 #[derive(Clone, Copy, Debug, PartialEq)]

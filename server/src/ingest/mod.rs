@@ -17,7 +17,8 @@ use thiserror::Error;
 
 use crate::hashing::{FastMap, IdMap};
 use crate::model::{
-    DETAIL_COUNT, DETAIL_SUM, Detail, HistogramIncrement, Observation, RawSamples, Signal, Value,
+    DETAIL_COUNT, DETAIL_SUM, Detail, HistogramIncrement, Lookalike, Observation, RawSamples,
+    Signal, Value,
 };
 use adapter::{DetailFrom, Engine, FamilyKind, FamilyRule, Part};
 use exposition::{Event, Format, Labels, ParseError, Parser};
@@ -99,6 +100,9 @@ pub struct IngestOutput {
     /// page is a new baseline: the first, or the first after a gap longer than the ingestor's
     /// `max_gap_ms`, whose counters only set where the next increments start from.
     pub covered_seconds: Option<f64>,
+    /// Families no adapter reads that look like ones it does (at most
+    /// [`app::wire::MAX_HINTS`]), sorted.
+    pub lookalikes: Vec<Lookalike>,
 }
 
 /// How long the state of a series that left the page is remembered, so that when it comes
@@ -167,9 +171,16 @@ impl Default for Ingestor {
     }
 }
 
+/// What tells a signal's series on one page apart: the detail and the model.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Tag {
+    detail: Detail,
+    model: Detail,
+}
+
 struct HistogramParts {
     rule: &'static FamilyRule,
-    detail: Detail,
+    tag: Tag,
     buckets: Vec<(f64, f64)>,
     sum: f64,
     count: Option<f64>,
@@ -179,7 +190,7 @@ struct HistogramParts {
 struct CounterReading {
     key: u64,
     rule: &'static FamilyRule,
-    detail: Detail,
+    tag: Tag,
     value: f64,
 }
 
@@ -220,11 +231,12 @@ impl Ingestor {
     ) -> Result<IngestOutput, IngestError> {
         let mut samples = 0usize;
         let mut unknown_samples = 0usize;
-        let mut gauges: Vec<(&'static FamilyRule, Detail, f64)> = Vec::new();
+        let mut gauges: Vec<(&'static FamilyRule, Tag, f64)> = Vec::new();
         let mut counters: Vec<CounterReading> = Vec::new();
         let mut engines: BTreeSet<Engine> = BTreeSet::new();
         let mut histograms: IdMap<HistogramParts> = IdMap::default();
         let mut new_details: Vec<(String, Arc<str>)> = Vec::new();
+        let mut lookalikes: Vec<Lookalike> = Vec::new();
         // The best (lowest) rank of the rows matching the page, per signal and condition.
         let mut ranks: FastMap<(Signal, adapter::When), u8> = FastMap::default();
         let mut raw = RawSamples {
@@ -278,8 +290,8 @@ impl Ingestor {
                 match (rule.kind, part) {
                     (FamilyKind::Gauge, _) => {
                         if sample.value.is_finite() {
-                            let detail = self.detail(rule, &sample.labels, &mut new_details);
-                            gauges.push((rule, detail, sample.value * rule.scale));
+                            let tag = self.tag(rule, &sample.labels, &mut new_details);
+                            gauges.push((rule, tag, sample.value * rule.scale));
                         }
                     }
                     (FamilyKind::Summary, Part::Value) => {
@@ -287,8 +299,11 @@ impl Ingestor {
                             continue;
                         };
                         if sample.value.is_finite() {
-                            let detail = Some(self.intern(&quantile, &mut new_details));
-                            gauges.push((rule, detail, sample.value * rule.scale));
+                            let tag = Tag {
+                                detail: Some(self.intern(&quantile, &mut new_details)),
+                                model: self.model(rule, &sample.labels, &mut new_details),
+                            };
+                            gauges.push((rule, tag, sample.value * rule.scale));
                         }
                     }
                     (FamilyKind::Summary, Part::Sum | Part::Count) => {
@@ -306,28 +321,31 @@ impl Ingestor {
                             key: series_hash(&self.hasher, sample.name, &sample.labels, None)
                                 ^ (rule.signal as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
                             rule,
-                            detail: Some(self.intern(detail, &mut new_details)),
+                            tag: Tag {
+                                detail: Some(self.intern(detail, &mut new_details)),
+                                model: self.model(rule, &sample.labels, &mut new_details),
+                            },
                             value: sample.value * scale,
                         });
                     }
                     (FamilyKind::Summary, Part::Bucket) => {}
                     (FamilyKind::Counter, _) => {
-                        let detail = self.detail(rule, &sample.labels, &mut new_details);
+                        let tag = self.tag(rule, &sample.labels, &mut new_details);
                         counters.push(CounterReading {
                             key: series_hash(&self.hasher, sample.name, &sample.labels, None)
                                 ^ (rule.signal as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15),
                             rule,
-                            detail,
+                            tag,
                             value: sample.value * rule.scale,
                         });
                     }
                     (FamilyKind::Histogram, _) => {
                         let key =
                             series_hash(&self.hasher, &rule.family, &sample.labels, Some("le"));
-                        let detail = self.detail(rule, &sample.labels, &mut new_details);
+                        let tag = self.tag(rule, &sample.labels, &mut new_details);
                         let parts = histograms.entry(key).or_insert_with(|| HistogramParts {
                             rule,
-                            detail,
+                            tag,
                             buckets: Vec::new(),
                             sum: 0.0,
                             count: None,
@@ -353,6 +371,21 @@ impl Ingestor {
                 continue;
             }
             unknown_samples += 1;
+            let family = adapter::family_of(sample.name);
+            if lookalikes.len() < app::wire::MAX_HINTS
+                && lookalikes
+                    .last()
+                    .is_none_or(|last: &Lookalike| &*last.found != family)
+                && let Some(likeness) = adapter::lookalike(family)
+                && !lookalikes.iter().any(|known| &*known.found == family)
+            {
+                lookalikes.push(Lookalike {
+                    found: family.into(),
+                    expected: likeness.expected,
+                    why: likeness.why,
+                    signal: likeness.signal,
+                });
+            }
             if sample.name.ends_with("_created") {
                 // Creation times carry nothing to chart.
                 continue;
@@ -406,15 +439,15 @@ impl Ingestor {
         for (raw, interned) in new_details {
             self.details.insert(raw, interned);
         }
-        let mut accumulated: FastMap<(Signal, Detail), (u8, Value)> = FastMap::default();
-        for (rule, detail, value) in gauges {
-            add(&mut accumulated, rule, detail, Value::Gauge(value));
+        let mut accumulated: FastMap<(Signal, Tag), (u8, Value)> = FastMap::default();
+        for (rule, tag, value) in gauges {
+            add(&mut accumulated, rule, tag, Value::Gauge(value));
         }
         for reading in counters {
             let CounterReading {
                 key,
                 rule,
-                detail,
+                tag,
                 value,
             } = reading;
             if !value.is_finite() {
@@ -447,7 +480,7 @@ impl Ingestor {
                 // Never seen: it started since the previous page, from zero.
                 None => value,
             };
-            add(&mut accumulated, rule, detail, Value::Increment(increment));
+            add(&mut accumulated, rule, tag, Value::Increment(increment));
         }
         for (key, parts) in histograms {
             let Some((current, increment)) =
@@ -460,7 +493,7 @@ impl Ingestor {
                 add(
                     &mut accumulated,
                     parts.rule,
-                    parts.detail,
+                    parts.tag,
                     Value::Histogram(increment),
                 );
             }
@@ -474,13 +507,15 @@ impl Ingestor {
             .filter(|((signal, _), (rank, _))| {
                 !signal.page_only() && best_rank.get(signal).is_none_or(|best| rank <= best)
             })
-            .map(|((signal, detail), (_, value))| Observation {
+            .map(|((signal, tag), (_, value))| Observation {
                 signal,
-                detail,
+                detail: tag.detail,
+                model: tag.model,
                 value,
             })
             .collect();
-        observations.sort_by(|a, b| (a.signal, &a.detail).cmp(&(b.signal, &b.detail)));
+        observations
+            .sort_by(|a, b| (a.signal, &a.detail, &a.model).cmp(&(b.signal, &b.detail, &b.model)));
         Ok(IngestOutput {
             observations,
             samples,
@@ -488,6 +523,10 @@ impl Ingestor {
             raw,
             engines,
             covered_seconds: covered_ms.map(|ms| ms as f64 / 1000.0),
+            lookalikes: {
+                lookalikes.sort();
+                lookalikes
+            },
         })
     }
 
@@ -507,6 +546,34 @@ impl Ingestor {
             max_gap_ms: self.max_gap_ms,
             ..Ingestor::default()
         };
+    }
+
+    /// The detail and the model of a sample read by a rule.
+    fn tag(
+        &self,
+        rule: &FamilyRule,
+        labels: &Labels<'_>,
+        new_details: &mut Vec<(String, Arc<str>)>,
+    ) -> Tag {
+        Tag {
+            detail: self.detail(rule, labels, new_details),
+            model: self.model(rule, labels, new_details),
+        }
+    }
+
+    /// The model a sample is of: its engine's model label, where the engine has one and the
+    /// sample carries it (not empty).
+    fn model(
+        &self,
+        rule: &FamilyRule,
+        labels: &Labels<'_>,
+        new_details: &mut Vec<(String, Arc<str>)>,
+    ) -> Detail {
+        let value = labels.get(rule.engine.model_label()?)?;
+        if value.is_empty() {
+            return None;
+        }
+        Some(self.intern(&value, new_details))
     }
 
     fn detail(
@@ -693,14 +760,9 @@ fn histogram_from_cumulative(
 /// Adds a reading to the page's observations. Readings of one signal and detail from families
 /// of different rank: the lowest rank wins; of the same rank: amounts add up (children of a
 /// family, or several families counting the same thing), quantiles and ratios take the largest.
-fn add(
-    into: &mut FastMap<(Signal, Detail), (u8, Value)>,
-    rule: &FamilyRule,
-    detail: Detail,
-    value: Value,
-) {
+fn add(into: &mut FastMap<(Signal, Tag), (u8, Value)>, rule: &FamilyRule, tag: Tag, value: Value) {
     use std::collections::hash_map::Entry;
-    match into.entry((rule.signal, detail)) {
+    match into.entry((rule.signal, tag)) {
         Entry::Vacant(slot) => {
             slot.insert((rule.rank, value));
         }
@@ -750,20 +812,20 @@ fn is_ratio(signal: Signal) -> bool {
 /// Adds the signals computed from others on the page ([`adapter::DERIVED`]), per detail. A
 /// derived reading has the rank of its worst input, and stands where nothing of a better rank
 /// reports the signal.
-fn derive(into: &mut FastMap<(Signal, Detail), (u8, Value)>, best_rank: &mut FastMap<Signal, u8>) {
+fn derive(into: &mut FastMap<(Signal, Tag), (u8, Value)>, best_rank: &mut FastMap<Signal, u8>) {
     use std::collections::hash_map::Entry;
     for (result, derivation) in adapter::DERIVED {
         let (required, optional) = derivation.inputs();
         let Some(first) = required.first() else {
             continue;
         };
-        let details: Vec<Detail> = into
+        let tags: Vec<Tag> = into
             .keys()
             .filter(|(signal, _)| signal == first)
-            .map(|(_, detail)| detail.clone())
+            .map(|(_, tag)| tag.clone())
             .collect();
-        for detail in details {
-            let reading = |signal: Signal| match into.get(&(signal, detail.clone())) {
+        for tag in tags {
+            let reading = |signal: Signal| match into.get(&(signal, tag.clone())) {
                 Some((rank, Value::Gauge(value))) => Some((*rank, *value)),
                 _ => None,
             };
@@ -783,7 +845,7 @@ fn derive(into: &mut FastMap<(Signal, Detail), (u8, Value)>, best_rank: &mut Fas
                 .unwrap_or(u8::MAX);
             let values: Vec<f64> = inputs.iter().map(|(_, value)| *value).collect();
             let value = derivation.compute(&values, extra.iter().map(|(_, value)| *value));
-            match into.entry((*result, detail)) {
+            match into.entry((*result, tag)) {
                 Entry::Vacant(slot) => {
                     slot.insert((rank, Value::Gauge(value)));
                 }
@@ -857,6 +919,89 @@ mod tests {
             .iter()
             .find(|o| o.signal == signal && o.detail.as_deref() == detail)
             .map(|o| &o.value)
+    }
+
+    #[test]
+    fn series_of_each_model_stay_apart_and_replica_families_have_none() {
+        let page = |base: u64, adapter: u64, cpu: f64| {
+            format!(
+                "# TYPE inferscope_inference_requests_total counter\n\
+                 inferscope_inference_requests_total{{status_code=\"200\",model=\"base\"}} {base}\n\
+                 inferscope_inference_requests_total{{status_code=\"200\",model=\"base-sql\"}} {adapter}\n\
+                 inferscope_inference_requests_total{{status_code=\"200\",model=\"\"}} 1\n\
+                 # TYPE process_cpu_seconds_total counter\n\
+                 process_cpu_seconds_total {cpu}\n"
+            )
+        };
+        let mut ingestor = Ingestor::new();
+        ingestor
+            .ingest(&page(10, 4, 1.0), TEXT, LIMITS, 1_000)
+            .expect("page");
+        let output = ingestor
+            .ingest(&page(17, 5, 1.5), TEXT, LIMITS, 2_000)
+            .expect("page");
+        let of = |signal: Signal, model: Option<&str>| {
+            output
+                .observations
+                .iter()
+                .find(|o| o.signal == signal && o.model.as_deref() == model)
+                .map(|o| o.value.clone())
+        };
+        assert_eq!(
+            of(Signal::Requests, Some("base")),
+            Some(Value::Increment(7.0))
+        );
+        assert_eq!(
+            of(Signal::Requests, Some("base-sql")),
+            Some(Value::Increment(1.0))
+        );
+        // An empty model label is no model.
+        assert_eq!(of(Signal::Requests, None), Some(Value::Increment(0.0)));
+        assert_eq!(of(Signal::CpuSeconds, None), Some(Value::Increment(0.5)));
+    }
+
+    #[test]
+    fn families_that_look_like_read_ones_are_named_with_what_is_read() {
+        let page = "# TYPE vllm:gpu_prefix_cache_hit_rate gauge\n\
+                    vllm:gpu_prefix_cache_hit_rate{model_name=\"m\"} 0.4\n\
+                    # TYPE vllm_num_requests_running gauge\n\
+                    vllm_num_requests_running{model_name=\"m\"} 3\n\
+                    vllm_num_requests_running{model_name=\"n\"} 1\n\
+                    # TYPE my_vllm:e2e_request_latency_seconds histogram\n\
+                    my_vllm:e2e_request_latency_seconds_bucket{le=\"+Inf\"} 3\n\
+                    my_vllm:e2e_request_latency_seconds_count 3\n\
+                    # TYPE vllm:num_requests_running gauge\n\
+                    vllm:num_requests_running{model_name=\"m\"} 3\n\
+                    # TYPE node_load1 gauge\n\
+                    node_load1 0.5\n";
+        let output = Ingestor::new()
+            .ingest(page, TEXT, LIMITS, 1_000)
+            .expect("page");
+        let found: Vec<(&str, &str, Signal)> = output
+            .lookalikes
+            .iter()
+            .map(|l| (&*l.found, l.expected, l.signal))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                (
+                    "my_vllm:e2e_request_latency_seconds",
+                    "vllm:e2e_request_latency_seconds",
+                    Signal::EndToEndSeconds
+                ),
+                (
+                    "vllm:gpu_prefix_cache_hit_rate",
+                    "vllm:prefix_cache_hits_total",
+                    Signal::PrefixCacheHits
+                ),
+                (
+                    "vllm_num_requests_running",
+                    "vllm:num_requests_running",
+                    Signal::ConcurrentRequests
+                ),
+            ]
+        );
     }
 
     #[test]

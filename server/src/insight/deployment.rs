@@ -206,6 +206,9 @@ pub fn deployment_filter(filter: &Filter, deployment: &DeploymentRef) -> Filter 
         split: Vec::new(),
         panels,
         scoped: filter.scoped,
+        // Autoscaling is of the deployment as a whole, whatever model the page looks at.
+        model: None,
+        by_model: Vec::new(),
     }
 }
 

@@ -28,7 +28,12 @@ pub fn diff(old: &View, new: &View) -> ViewDelta {
         let top_changed = old_panel.is_none_or(|panel| {
             panel.top_bucket != new_panel.top_bucket
                 || panel.from_summaries != new_panel.from_summaries
+                || panel.by_model != new_panel.by_model
         });
+        let hints = match old_panel {
+            Some(panel) if panel.hints == new_panel.hints => None,
+            _ => Some(new_panel.hints.clone()),
+        };
         let bounds = match old_panel {
             Some(panel) if panel.bounds == new_panel.bounds => None,
             _ => Some(new_panel.bounds.clone()),
@@ -47,11 +52,14 @@ pub fn diff(old: &View, new: &View) -> ViewDelta {
             || top_changed
             || bounds.is_some()
             || above.is_some()
+            || hints.is_some()
         {
             panels.push(PanelDelta {
                 id: new_panel.id,
                 top_bucket: new_panel.top_bucket,
                 from_summaries: new_panel.from_summaries,
+                by_model: new_panel.by_model,
+                hints,
                 bounds,
                 above,
                 series,
@@ -63,6 +71,7 @@ pub fn diff(old: &View, new: &View) -> ViewDelta {
         start_ms: new.start_ms,
         end_ms: new.end_ms,
         deployments: (old.deployments != new.deployments).then(|| new.deployments.clone()),
+        models: (old.models != new.models).then(|| new.models.clone()),
         panels,
         autoscaling: (old.autoscaling != new.autoscaling).then(|| new.autoscaling.clone()),
     }
@@ -118,6 +127,7 @@ mod tests {
             }],
             panels,
             gpu_note: None,
+            models: Vec::new(),
             autoscaling: Vec::new(),
         }
     }
@@ -137,6 +147,8 @@ mod tests {
             bounds: Vec::new(),
             from_summaries: false,
             above: Vec::new(),
+            by_model: false,
+            hints: Vec::new(),
         }
     }
 

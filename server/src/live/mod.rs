@@ -158,7 +158,7 @@ impl Stream {
             stream: self.id,
             seq: self.seq,
             skipped,
-            view: self.view.clone(),
+            view: Box::new(self.view.clone()),
         })
     }
 
@@ -406,6 +406,7 @@ mod tests {
             deployments: Vec::new(),
             panels: Vec::new(),
             gpu_note: None,
+            models: Vec::new(),
             autoscaling: Vec::new(),
         }
     }

@@ -17,11 +17,11 @@
 pub mod math;
 pub mod raw;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use app::wire::{
-    AbovePoint, DeploymentRef, Filter, MAX_BOUNDS, Panel, PanelId, Point, Series, SeriesId,
-    TargetHealth, View,
+    AbovePoint, DeploymentRef, Filter, Lookalike, MAX_BOUNDS, MAX_HINTS, MAX_MODELS, Panel,
+    PanelId, Point, Series, SeriesId, TargetHealth, View,
 };
 
 use crate::model::{
@@ -332,11 +332,89 @@ struct Percentiles<G> {
     from: PercentileSource,
 }
 
+/// The signals a panel reads.
+pub fn panel_signals(id: PanelId) -> &'static [Signal] {
+    use Signal as S;
+    match id {
+        PanelId::InferenceVolume => &[S::Requests],
+        PanelId::ResponseTime => &[S::EndToEndSeconds],
+        PanelId::InferenceTime => &[S::InferenceSeconds],
+        PanelId::TimeToFirstByte => &[S::TimeToFirstByteSeconds],
+        PanelId::EngineQueueTime => &[S::EngineQueueSeconds],
+        PanelId::Replicas => &[S::ReplicasActive, S::ReplicasStarting],
+        PanelId::ConcurrentRequests => &[S::ConcurrentRequests],
+        PanelId::RequestSize => &[S::RequestSizeBytes],
+        PanelId::PromptTokens => &[S::PromptTokens],
+        PanelId::ResponseSize => &[S::ResponseSizeBytes],
+        PanelId::GenerationTokens => &[S::GenerationTokens],
+        PanelId::Cpu => &[S::CpuSeconds],
+        PanelId::Memory => &[S::MemoryWorkingSetBytes],
+        PanelId::GpuUsage => &[S::GpuUtilization, S::KvCacheUsage],
+        PanelId::GpuMemory => &[S::GpuMemoryUsedBytes, S::GpuMemoryTotalBytes],
+        PanelId::AsyncQueueTime => &[S::AsyncQueueSeconds],
+        PanelId::AsyncQueueSize => &[S::AsyncQueueSize],
+        PanelId::TokenThroughput => &[S::PromptTokensProcessed, S::GenerationTokensProduced],
+        PanelId::InterTokenLatency => &[S::InterTokenSeconds],
+        PanelId::PrefillTime => &[S::PrefillSeconds],
+        PanelId::DecodeTime => &[S::DecodeSeconds],
+        PanelId::KvCacheUsage => &[S::KvCacheUsage],
+        PanelId::PrefixCacheHitRate => &[S::PrefixCacheQueries, S::PrefixCacheHits],
+        PanelId::Preemptions => &[S::Preemptions],
+        PanelId::SpecDecodeAcceptance => &[S::SpecDraftTokens, S::SpecAcceptedTokens],
+        PanelId::FinishedReasons => &[S::FinishedRequests],
+    }
+}
+
+/// The panels a signal feeds.
+pub fn signal_panels(signal: Signal) -> Vec<PanelId> {
+    PanelId::ALL
+        .into_iter()
+        .filter(|id| panel_signals(*id).contains(&signal))
+        .collect()
+}
+
+/// How a panel's lines are split.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Split {
+    /// One line (or one set of lines) for everything in scope.
+    Whole,
+    /// A line per replica.
+    Replica,
+    /// A line per model.
+    Model,
+}
+
+impl Split {
+    fn on(self) -> bool {
+        self != Split::Whole
+    }
+
+    /// The member a series belongs to.
+    fn member(self, key: &SeriesKey) -> String {
+        match self {
+            Split::Whole => String::new(),
+            Split::Replica => replica_of(key),
+            Split::Model => key.model.as_deref().unwrap_or("").to_owned(),
+        }
+    }
+
+    /// A member's line.
+    fn id(self, member: String) -> SeriesId {
+        match self {
+            Split::Model => SeriesId::Model(member),
+            Split::Whole | Split::Replica => SeriesId::Replica(member),
+        }
+    }
+}
+
 /// Everything a view computes from the store at once.
 struct Reader<'a> {
     store: &'a Store,
     filter: &'a Filter,
     grid: Grid,
+    /// With a model filter: the replicas that report series of that model (their series of
+    /// the whole replica count; other replicas' do not).
+    serving: Option<HashSet<(&'a str, &'a str, &'a str)>>,
     /// Per target in scope, the seconds its increments in each point's window span (the sum
     /// of its [`Signal::CoveredSeconds`] there): what a rate divides by.
     coverage: HashMap<&'a TargetLabels, Line>,
@@ -376,11 +454,49 @@ impl<'a> Reader<'a> {
                 Some((&key.target, window_sums(&read(source, &grid), &grid)))
             })
             .collect();
+        let serving = filter.model.as_deref().map(|wanted| {
+            store
+                .all_series()
+                .filter(|key| key.model.as_deref() == Some(wanted) && matches(filter, &key.target))
+                .map(|key| identity(&key.target))
+                .collect()
+        });
         Reader {
             store,
             filter,
             grid,
             coverage,
+            serving,
+        }
+    }
+
+    /// Whether a series is of the filter's model (every series is, without one).
+    fn of_model(&self, key: &SeriesKey) -> bool {
+        match (&self.serving, &key.model) {
+            (None, _) => true,
+            (Some(_), Some(model)) => self.filter.model.as_deref() == Some(&**model),
+            (Some(serving), None) => serving.contains(&identity(&key.target)),
+        }
+    }
+
+    /// Whether some series of a panel's signals in scope carry a model label.
+    fn has_models(&self, id: PanelId) -> bool {
+        panel_signals(id).iter().any(|signal| {
+            self.store
+                .series_with_raw(*signal, self.grid.resolution)
+                .any(|(key, _, _)| key.model.is_some() && matches(self.filter, &key.target))
+        })
+    }
+
+    /// How a panel is split: by model where asked and its series carry models, else by
+    /// replica where asked, else not.
+    fn split(&self, id: PanelId, has_models: bool) -> Split {
+        if self.filter.by_model.contains(&id) && has_models {
+            Split::Model
+        } else if self.filter.split.contains(&id) {
+            Split::Replica
+        } else {
+            Split::Whole
         }
     }
 
@@ -394,7 +510,7 @@ impl<'a> Reader<'a> {
         let in_scope = || {
             self.store
                 .series_with_raw(signal, self.grid.resolution)
-                .filter(|(key, _, _)| matches(self.filter, &key.target))
+                .filter(|(key, _, _)| matches(self.filter, &key.target) && self.of_model(key))
         };
         // Most signals come from exporters' pages alone: nothing to choose between.
         let mut best: HashMap<(&str, &str, &str), u8> = HashMap::new();
@@ -410,6 +526,7 @@ impl<'a> Reader<'a> {
             .series_with_raw(signal, self.grid.resolution)
             .filter(move |(key, _, _)| {
                 matches(self.filter, &key.target)
+                    && self.of_model(key)
                     && best
                         .get(&identity(&key.target))
                         .is_none_or(|rank| *rank == preference(key))
@@ -627,15 +744,9 @@ impl<'a> Reader<'a> {
     }
 
     fn panel(&self, id: PanelId) -> Panel {
-        let mut panel = Panel {
-            id,
-            series: Vec::new(),
-            top_bucket: None,
-            bounds: Vec::new(),
-            from_summaries: false,
-            above: Vec::new(),
-        };
-        let split = self.filter.splits(id);
+        let mut panel = Panel::empty(id);
+        panel.by_model = self.has_models(id);
+        let split = self.split(id, panel.by_model);
         let grid = &self.grid;
         let push = |panel: &mut Panel, id: SeriesId, line: Line| {
             panel.series.push(Series {
@@ -643,13 +754,27 @@ impl<'a> Reader<'a> {
                 points: points(grid, line),
             });
         };
+        // One line per member of the split, of a counter's rate or a gauge's sum.
+        let member_rates = |panel: &mut Panel, signal: Signal| {
+            for (member, line) in self.rates(signal, |key| Some(split.member(key))) {
+                push(panel, split.id(member), line);
+            }
+        };
+        // One counter over another per member of the split (one line unsplit).
+        let ratio_lines = |panel: &mut Panel, part: Signal, whole: Signal, unsplit: SeriesId| {
+            for (member, line) in self.ratios(part, whole, |key| split.member(key)) {
+                let id = if split.on() {
+                    split.id(member)
+                } else {
+                    unsplit.clone()
+                };
+                push(panel, id, line);
+            }
+        };
         match id {
             PanelId::InferenceVolume => {
-                if split {
-                    for (replica, line) in self.rates(Signal::Requests, |key| Some(replica_of(key)))
-                    {
-                        push(&mut panel, SeriesId::Replica(replica), line);
-                    }
+                if split.on() {
+                    member_rates(&mut panel, Signal::Requests);
                 } else {
                     self.volume(&mut panel);
                 }
@@ -679,6 +804,13 @@ impl<'a> Reader<'a> {
             PanelId::AsyncQueueTime => {
                 self.percentile_panel(&mut panel, Signal::AsyncQueueSeconds, split)
             }
+            PanelId::InterTokenLatency => {
+                self.percentile_panel(&mut panel, Signal::InterTokenSeconds, split);
+            }
+            PanelId::PrefillTime => {
+                self.percentile_panel(&mut panel, Signal::PrefillSeconds, split);
+            }
+            PanelId::DecodeTime => self.percentile_panel(&mut panel, Signal::DecodeSeconds, split),
             PanelId::Replicas => {
                 for (signal, series_id) in [
                     (Signal::ReplicasActive, SeriesId::Active),
@@ -690,11 +822,11 @@ impl<'a> Reader<'a> {
                 }
             }
             PanelId::ConcurrentRequests => {
-                if split {
-                    for (replica, (line, _)) in
-                        self.gauges(Signal::ConcurrentRequests, |key| Some(replica_of(key)))
+                if split.on() {
+                    for (member, (line, _)) in
+                        self.gauges(Signal::ConcurrentRequests, |key| Some(split.member(key)))
                     {
-                        push(&mut panel, SeriesId::Replica(replica), line);
+                        push(&mut panel, split.id(member), line);
                     }
                 } else {
                     for (state, (line, _)) in self.gauges(Signal::ConcurrentRequests, |key| {
@@ -708,9 +840,9 @@ impl<'a> Reader<'a> {
                 }
             }
             PanelId::AsyncQueueSize => {
-                let grouped = if split {
+                let grouped = if split.on() {
                     self.gauges(Signal::AsyncQueueSize, |key| {
-                        Some(SeriesId::Replica(replica_of(key)))
+                        Some(split.id(split.member(key)))
                     })
                 } else {
                     self.gauges(Signal::AsyncQueueSize, |_| Some(SeriesId::Queued))
@@ -734,13 +866,7 @@ impl<'a> Reader<'a> {
             PanelId::GpuUsage => {
                 let per_gpu = self.gpu_lines(Signal::GpuUtilization);
                 self.per_member(&mut panel, per_gpu, SeriesId::Gpu);
-                let kv = self.gauges(Signal::KvCacheUsage, |_| Some(()));
-                if let Some((line, counts)) = kv.into_values().next() {
-                    let average = line
-                        .into_iter()
-                        .zip(counts)
-                        .map(|(value, count)| value.map(|v| v / f64::from(count.max(1))))
-                        .collect();
+                if let Some(average) = self.averages(Signal::KvCacheUsage, |_| ()).remove(&()) {
                     push(&mut panel, SeriesId::KvCache, average);
                 }
             }
@@ -762,9 +888,146 @@ impl<'a> Reader<'a> {
                     push(&mut panel, SeriesId::Total, capacity);
                 }
             }
+            PanelId::TokenThroughput => {
+                if split.on() {
+                    member_rates(&mut panel, Signal::GenerationTokensProduced);
+                } else {
+                    for (signal, series_id) in [
+                        (Signal::PromptTokensProcessed, SeriesId::Prompt),
+                        (Signal::GenerationTokensProduced, SeriesId::Generated),
+                    ] {
+                        for ((), line) in self.rates(signal, |_| Some(())) {
+                            push(&mut panel, series_id.clone(), line);
+                        }
+                    }
+                }
+            }
+            PanelId::KvCacheUsage => {
+                if split == Split::Model {
+                    for (model, line) in
+                        self.averages(Signal::KvCacheUsage, |key| split.member(key))
+                    {
+                        push(&mut panel, SeriesId::Model(model), line);
+                    }
+                } else {
+                    let per_replica = self.averages(Signal::KvCacheUsage, replica_of);
+                    self.per_member(&mut panel, per_replica, SeriesId::Replica);
+                }
+            }
+            PanelId::PrefixCacheHitRate => ratio_lines(
+                &mut panel,
+                Signal::PrefixCacheHits,
+                Signal::PrefixCacheQueries,
+                SeriesId::HitRate,
+            ),
+            PanelId::Preemptions => {
+                if split.on() {
+                    member_rates(&mut panel, Signal::Preemptions);
+                } else {
+                    for ((), line) in self.rates(Signal::Preemptions, |_| Some(())) {
+                        push(&mut panel, SeriesId::Preemptions, line);
+                    }
+                }
+            }
+            PanelId::SpecDecodeAcceptance => ratio_lines(
+                &mut panel,
+                Signal::SpecAcceptedTokens,
+                Signal::SpecDraftTokens,
+                SeriesId::Acceptance,
+            ),
+            PanelId::FinishedReasons => {
+                if split.on() {
+                    member_rates(&mut panel, Signal::FinishedRequests);
+                } else {
+                    let by_reason = self.rates(Signal::FinishedRequests, |key| {
+                        Some(key.detail.as_deref().unwrap_or("").to_owned())
+                    });
+                    for (reason, line) in by_reason {
+                        push(&mut panel, SeriesId::Reason(reason), line);
+                    }
+                }
+            }
         }
         panel.series.sort_by(|a, b| a.id.cmp(&b.id));
+        if panel.series.is_empty() {
+            panel.hints = self.hints(id);
+        }
         panel
+    }
+
+    /// Lookalike families on the pages of targets in scope that would feed this panel.
+    fn hints(&self, id: PanelId) -> Vec<Lookalike> {
+        let signals = panel_signals(id);
+        let mut hints: BTreeSet<Lookalike> = BTreeSet::new();
+        for status in self.store.targets() {
+            if !matches(self.filter, &status.labels) {
+                continue;
+            }
+            for lookalike in &status.lookalikes {
+                if signals.contains(&lookalike.signal) {
+                    hints.insert(Lookalike {
+                        found: lookalike.found.to_string(),
+                        expected: lookalike.expected.to_owned(),
+                        why: lookalike.why.to_owned(),
+                        panels: signal_panels(lookalike.signal),
+                    });
+                }
+                if hints.len() >= MAX_HINTS {
+                    return hints.into_iter().collect();
+                }
+            }
+        }
+        hints.into_iter().collect()
+    }
+
+    /// A gauge's readings averaged over the series of each group.
+    fn averages<G: Ord>(
+        &self,
+        signal: Signal,
+        group: impl Fn(&SeriesKey) -> G,
+    ) -> BTreeMap<G, Line> {
+        self.gauges(signal, |key| Some(group(key)))
+            .into_iter()
+            .map(|(group, (line, counts))| {
+                let average = line
+                    .into_iter()
+                    .zip(counts)
+                    .map(|(value, count)| value.map(|v| v / f64::from(count.max(1))))
+                    .collect();
+                (group, average)
+            })
+            .collect()
+    }
+
+    /// Per group, one counter's increments over another's in each point's window (hits over
+    /// lookups): `None` where the second grew by nothing. Increments are summed before they
+    /// are divided, so a busy replica weighs more than an idle one.
+    fn ratios<G: Ord + Clone>(
+        &self,
+        part: Signal,
+        whole: Signal,
+        group: impl Fn(&SeriesKey) -> G,
+    ) -> BTreeMap<G, Line> {
+        let parts = self.sums(part, |key| Some(group(key)));
+        let wholes = self.sums(whole, |key| Some(group(key)));
+        wholes
+            .into_iter()
+            .map(|(group, whole)| {
+                let part = parts.get(&group);
+                let line = whole
+                    .iter()
+                    .enumerate()
+                    .map(|(index, whole)| match whole {
+                        Some(whole) if *whole > 0.0 => {
+                            let part = part.and_then(|line| line[index]).unwrap_or(0.0);
+                            Some(part.max(0.0) / whole)
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                (group, line)
+            })
+            .collect()
     }
 
     /// Request rates by status class, with a line per exact code for the tooltip.
@@ -831,12 +1094,8 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn percentile_panel(&self, panel: &mut Panel, signal: Signal, split: bool) {
-        let percentiles = if split {
-            self.percentiles(signal, replica_of)
-        } else {
-            self.percentiles(signal, |_| String::new())
-        };
+    fn percentile_panel(&self, panel: &mut Panel, signal: Signal, split: Split) {
+        let percentiles = self.percentiles(signal, |key| split.member(key));
         let Percentiles {
             lines,
             top_bucket,
@@ -862,12 +1121,12 @@ impl<'a> Reader<'a> {
         };
         for (group, quantiles) in lines {
             let [p50, _, _, p99] = &quantiles;
-            match (from, split) {
-                // One line per replica: its p99 (its mean, where only means are known).
+            match (from, split.on()) {
+                // One line per member: its p99 (its mean, where only means are known).
                 (PercentileSource::Means, true) => {
-                    push(panel, SeriesId::Replica(group), p50.clone());
+                    push(panel, split.id(group), p50.clone());
                 }
-                (_, true) => push(panel, SeriesId::Replica(group), p99.clone()),
+                (_, true) => push(panel, split.id(group), p99.clone()),
                 (PercentileSource::Means, false) => push(panel, SeriesId::Mean, p50.clone()),
                 (_, false) => {
                     for ((id, _, _), line) in QUANTILES.iter().zip(quantiles) {
@@ -953,6 +1212,7 @@ pub fn view(store: &Store, filter: &Filter, now_ms: i64, settings: QuerySettings
         } else {
             deployments(store)
         },
+        models: models_in(store, filter),
         panels: PanelId::ALL
             .into_iter()
             .filter(|id| filter.shows(*id))
@@ -990,6 +1250,24 @@ pub fn deployments(store: &Store) -> Vec<DeploymentRef> {
         .collect()
 }
 
+/// The models series in the filter's environment and deployment are labelled with (whatever
+/// model the filter names), sorted, at most [`MAX_MODELS`].
+pub fn models_in(store: &Store, filter: &Filter) -> Vec<String> {
+    let mut models: BTreeSet<&str> = BTreeSet::new();
+    for key in store.all_series() {
+        if let Some(model) = key.model.as_deref()
+            && matches(filter, &key.target)
+        {
+            models.insert(model);
+        }
+    }
+    models
+        .into_iter()
+        .take(MAX_MODELS)
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The deployments `filter` names (its environment and deployment; absent ones match all).
 pub fn deployments_in(store: &Store, filter: &Filter) -> Vec<DeploymentRef> {
     deployments(store)
@@ -1022,6 +1300,16 @@ pub fn targets(store: &Store) -> Vec<TargetHealth> {
             samples_scraped: status.samples_scraped,
             last_error: status.last_error.clone(),
             engines: status.engines.iter().map(|e| (*e).to_owned()).collect(),
+            lookalikes: status
+                .lookalikes
+                .iter()
+                .map(|lookalike| Lookalike {
+                    found: lookalike.found.to_string(),
+                    expected: lookalike.expected.to_owned(),
+                    why: lookalike.why.to_owned(),
+                    panels: signal_panels(lookalike.signal),
+                })
+                .collect(),
         })
         .collect()
 }
@@ -1088,6 +1376,7 @@ mod tests {
                 observations,
                 raw: crate::model::RawSamples::default(),
                 engines: Vec::new(),
+                lookalikes: Vec::new(),
                 covered_seconds,
             }),
         });
@@ -1097,6 +1386,7 @@ mod tests {
         Observation {
             signal: Signal::Requests,
             detail: Some(Arc::from(code)),
+            model: None,
             value: Value::Increment(increment),
         }
     }
@@ -1203,6 +1493,229 @@ mod tests {
         assert_eq!(value_at(panel, SeriesId::Status2xx, t0), None);
     }
 
+    fn of_model(
+        signal: Signal,
+        detail: Option<&str>,
+        model: Option<&str>,
+        value: Value,
+    ) -> Observation {
+        Observation {
+            signal,
+            detail: detail.map(Arc::from),
+            model: model.map(Arc::from),
+            value,
+        }
+    }
+
+    /// Replica `a` serves a base model and its adapter, replica `b` another model; both report
+    /// CPU and KV cache of the whole replica. Ten scrapes a second apart after a baseline.
+    fn llm_fleet() -> (Store, i64) {
+        use Signal as S;
+        use Value::{Gauge, Increment};
+        let mut store = store();
+        let a = target("chat", "a");
+        let b = target("chat", "b");
+        let t0 = 1_000_000_000;
+        scrape(&mut store, &a, t0, vec![]);
+        scrape(&mut store, &b, t0, vec![]);
+        for second in 1..=10 {
+            let at = t0 + second * 1000;
+            let base = Some("base");
+            let lora = Some("base-sql");
+            let other = Some("other");
+            scrape(
+                &mut store,
+                &a,
+                at,
+                vec![
+                    of_model(S::Requests, Some("200"), base, Increment(3.0)),
+                    of_model(S::Requests, Some("200"), lora, Increment(1.0)),
+                    of_model(S::Requests, Some("500"), lora, Increment(0.5)),
+                    of_model(S::GenerationTokensProduced, None, base, Increment(300.0)),
+                    of_model(S::GenerationTokensProduced, None, lora, Increment(50.0)),
+                    of_model(S::PromptTokensProcessed, None, base, Increment(900.0)),
+                    of_model(S::PrefixCacheQueries, None, base, Increment(100.0)),
+                    of_model(S::PrefixCacheHits, None, base, Increment(30.0)),
+                    of_model(S::SpecDraftTokens, None, base, Increment(40.0)),
+                    of_model(S::SpecAcceptedTokens, None, base, Increment(10.0)),
+                    of_model(S::FinishedRequests, Some("stop"), base, Increment(2.0)),
+                    of_model(S::FinishedRequests, Some("length"), base, Increment(1.0)),
+                    of_model(S::Preemptions, None, base, Increment(0.25)),
+                    of_model(S::KvCacheUsage, None, base, Gauge(0.6)),
+                    of_model(S::CpuSeconds, None, None, Increment(2.0)),
+                ],
+            );
+            scrape(
+                &mut store,
+                &b,
+                at,
+                vec![
+                    of_model(S::Requests, Some("200"), other, Increment(5.0)),
+                    of_model(S::GenerationTokensProduced, None, other, Increment(100.0)),
+                    of_model(S::PromptTokensProcessed, None, other, Increment(200.0)),
+                    of_model(S::PrefixCacheQueries, None, other, Increment(50.0)),
+                    of_model(S::PrefixCacheHits, None, other, Increment(10.0)),
+                    of_model(S::FinishedRequests, Some("abort"), other, Increment(0.5)),
+                    of_model(S::KvCacheUsage, None, other, Gauge(0.2)),
+                    of_model(S::CpuSeconds, None, None, Increment(1.0)),
+                ],
+            );
+        }
+        (store, t0 + 10_000)
+    }
+
+    #[test]
+    fn llm_panels_read_tokens_caches_and_reasons_from_counters() {
+        let (store, end) = llm_fleet();
+        let view = view(&store, &five_minutes(), end, SETTINGS);
+        let panel = |id| view.panel(id).expect("panel");
+        // Tokens per second: every model's counter summed.
+        let tokens = panel(PanelId::TokenThroughput);
+        assert_eq!(value_at(tokens, SeriesId::Generated, end), Some(450.0));
+        assert_eq!(value_at(tokens, SeriesId::Prompt, end), Some(1100.0));
+        // Hits over lookups summed before dividing: 40 of 150, not the mean of 30% and 20%.
+        let hits = panel(PanelId::PrefixCacheHitRate);
+        let rate = value_at(hits, SeriesId::HitRate, end).expect("hit rate");
+        assert!((rate - 40.0 / 150.0).abs() < 1e-12, "{rate}");
+        let spec = panel(PanelId::SpecDecodeAcceptance);
+        assert_eq!(value_at(spec, SeriesId::Acceptance, end), Some(0.25));
+        let reasons = panel(PanelId::FinishedReasons);
+        assert_eq!(
+            value_at(reasons, SeriesId::Reason("stop".into()), end),
+            Some(2.0)
+        );
+        assert_eq!(
+            value_at(reasons, SeriesId::Reason("length".into()), end),
+            Some(1.0)
+        );
+        assert_eq!(
+            value_at(reasons, SeriesId::Reason("abort".into()), end),
+            Some(0.5)
+        );
+        assert_eq!(
+            value_at(panel(PanelId::Preemptions), SeriesId::Preemptions, end),
+            Some(0.25)
+        );
+        // KV cache: per replica and their average.
+        let kv = panel(PanelId::KvCacheUsage);
+        assert_eq!(value_at(kv, SeriesId::Replica("a".into()), end), Some(0.6));
+        assert_eq!(value_at(kv, SeriesId::Replica("b".into()), end), Some(0.2));
+        let average = value_at(kv, SeriesId::Average, end).expect("average");
+        assert!((average - 0.4).abs() < 1e-12);
+        // The panels fed by model-labelled series offer a split by model; CPU does not.
+        assert!(tokens.by_model && hits.by_model);
+        assert!(!panel(PanelId::Cpu).by_model);
+        assert_eq!(view.models, vec!["base", "base-sql", "other"]);
+    }
+
+    #[test]
+    fn a_model_filter_keeps_its_series_and_its_replicas_whole_series() {
+        let (store, end) = llm_fleet();
+        let filter = Filter {
+            model: Some("base-sql".into()),
+            ..five_minutes()
+        };
+        let view = view(&store, &filter, end, SETTINGS);
+        let volume = view.panel(PanelId::InferenceVolume).expect("volume");
+        assert_eq!(value_at(volume, SeriesId::Status2xx, end), Some(1.0));
+        assert_eq!(value_at(volume, SeriesId::Status5xx, end), Some(0.5));
+        let tokens = view.panel(PanelId::TokenThroughput).expect("tokens");
+        assert_eq!(value_at(tokens, SeriesId::Generated, end), Some(50.0));
+        // The adapter reports no prompt tokens of its own.
+        assert!(tokens.series(&SeriesId::Prompt).is_none());
+        // CPU of the replica that serves it (a), not of the other (b).
+        let cpu = view.panel(PanelId::Cpu).expect("cpu");
+        assert_eq!(value_at(cpu, SeriesId::Replica("a".into()), end), Some(2.0));
+        assert!(cpu.series(&SeriesId::Replica("b".into())).is_none());
+        // The menu still lists every model of the scope.
+        assert_eq!(view.models.len(), 3);
+        // A model nobody serves: nothing at all.
+        let none = Filter {
+            model: Some("gone".into()),
+            ..five_minutes()
+        };
+        let view = super::view(&store, &none, end, SETTINGS);
+        assert!(view.panels.iter().all(|panel| panel.series.is_empty()));
+    }
+
+    #[test]
+    fn split_by_model_gives_a_line_per_model_and_falls_back_where_none_is_labelled() {
+        let (store, end) = llm_fleet();
+        let filter = Filter {
+            by_model: vec![
+                PanelId::TokenThroughput,
+                PanelId::Cpu,
+                PanelId::PrefixCacheHitRate,
+            ],
+            split: vec![PanelId::Cpu],
+            ..five_minutes()
+        };
+        let view = view(&store, &filter, end, SETTINGS);
+        let tokens = view.panel(PanelId::TokenThroughput).expect("tokens");
+        let model = |name: &str| SeriesId::Model(name.into());
+        assert_eq!(value_at(tokens, model("base"), end), Some(300.0));
+        assert_eq!(value_at(tokens, model("base-sql"), end), Some(50.0));
+        assert_eq!(value_at(tokens, model("other"), end), Some(100.0));
+        let hits = view.panel(PanelId::PrefixCacheHitRate).expect("hits");
+        assert_eq!(value_at(hits, model("base"), end), Some(0.3));
+        assert_eq!(value_at(hits, model("other"), end), Some(0.2));
+        // CPU carries no model: drawn per replica as it always is.
+        let cpu = view.panel(PanelId::Cpu).expect("cpu");
+        assert!(
+            cpu.series
+                .iter()
+                .all(|s| !matches!(s.id, SeriesId::Model(_)))
+        );
+        assert_eq!(value_at(cpu, SeriesId::Replica("b".into()), end), Some(1.0));
+    }
+
+    #[test]
+    fn an_empty_panel_names_lookalike_families_of_targets_in_scope() {
+        let mut store = store();
+        let a = target("chat", "a");
+        store.apply(ScrapeReport {
+            url: "http://a/metrics".into(),
+            target: a.clone(),
+            at_ms: 1_000,
+            duration_seconds: 0.001,
+            outcome: Ok(ScrapeSuccess {
+                samples: 1,
+                observations: Vec::new(),
+                raw: crate::model::RawSamples::default(),
+                engines: vec!["vllm"],
+                lookalikes: vec![crate::model::Lookalike {
+                    found: "vllm:gpu_prefix_cache_hit_rate".into(),
+                    expected: "vllm:prefix_cache_hits_total",
+                    why: "averaged",
+                    signal: Signal::PrefixCacheHits,
+                }],
+                covered_seconds: None,
+            }),
+        });
+        let view = view(&store, &five_minutes(), 2_000, SETTINGS);
+        let hits = view.panel(PanelId::PrefixCacheHitRate).expect("panel");
+        assert_eq!(hits.hints.len(), 1);
+        assert_eq!(hits.hints[0].found, "vllm:gpu_prefix_cache_hit_rate");
+        assert_eq!(hits.hints[0].panels, vec![PanelId::PrefixCacheHitRate]);
+        assert!(
+            view.panel(PanelId::TokenThroughput)
+                .expect("panel")
+                .hints
+                .is_empty()
+        );
+        let other = Filter {
+            deployment: Some("elsewhere".into()),
+            ..five_minutes()
+        };
+        let view = super::view(&store, &other, 2_000, SETTINGS);
+        assert!(
+            view.panel(PanelId::PrefixCacheHitRate)
+                .expect("panel")
+                .hints
+                .is_empty()
+        );
+    }
+
     #[test]
     fn after_an_outage_longer_than_the_window_a_gap_then_the_true_rate() {
         let mut store = store();
@@ -1276,11 +1789,13 @@ mod tests {
         let cpu = |value, detail: Option<&str>| Observation {
             signal: Signal::CpuSeconds,
             detail: detail.map(Arc::from),
+            model: None,
             value: Value::Increment(value),
         };
         let memory = |value, detail: Option<&str>| Observation {
             signal: Signal::MemoryWorkingSetBytes,
             detail: detail.map(Arc::from),
+            model: None,
             value: Value::Gauge(value),
         };
         let process = Some(DETAIL_PROCESS);
@@ -1357,6 +1872,7 @@ mod tests {
         let part = |detail: &str, value| Observation {
             signal: Signal::EndToEndSeconds,
             detail: Some(Arc::from(detail)),
+            model: None,
             value: Value::Increment(value),
         };
         for (replica, seconds, count) in [("a", 3.0, 10.0), ("b", 1.0, 30.0)] {
@@ -1391,6 +1907,7 @@ mod tests {
             vec![Observation {
                 signal: Signal::EndToEndSeconds,
                 detail: None,
+                model: None,
                 value: Value::Histogram(HistogramIncrement {
                     bounds,
                     buckets: vec![(0, 90.0), (1, 10.0)],
@@ -1493,11 +2010,13 @@ mod tests {
         let gauge = |signal, detail: Option<&str>, value| Observation {
             signal,
             detail: detail.map(Arc::from),
+            model: None,
             value: Value::Gauge(value),
         };
         let cpu = |value| Observation {
             signal: Signal::CpuSeconds,
             detail: None,
+            model: None,
             value: Value::Increment(value),
         };
         for (replica, cores, memory) in [("a", 0.5, 100.0), ("b", 1.5, 300.0)] {
@@ -1538,6 +2057,7 @@ mod tests {
         let quantile = |q: &str, value| Observation {
             signal: Signal::EndToEndSeconds,
             detail: Some(Arc::from(q)),
+            model: None,
             value: Value::Gauge(value),
         };
         scrape(
@@ -1591,6 +2111,7 @@ mod tests {
         let histogram = |buckets: Vec<(u32, f64)>| Observation {
             signal: Signal::EndToEndSeconds,
             detail: None,
+            model: None,
             value: Value::Histogram(HistogramIncrement {
                 bounds: bounds.clone(),
                 count: buckets.iter().map(|(_, c)| c).sum(),
@@ -1681,6 +2202,7 @@ mod tests {
                 vec![Observation {
                     signal: Signal::EndToEndSeconds,
                     detail: None,
+                    model: None,
                     value: Value::Histogram(increment),
                 }],
             );
@@ -1724,6 +2246,7 @@ mod tests {
         let gauge = |signal, detail: Option<&str>, value| Observation {
             signal,
             detail: detail.map(Arc::from),
+            model: None,
             value: Value::Gauge(value),
         };
         let t0 = 4_000_000_000;

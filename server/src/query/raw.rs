@@ -110,6 +110,7 @@ mod tests {
             outcome: Ok(ScrapeSuccess {
                 observations: Vec::new(),
                 engines: Vec::new(),
+                lookalikes: Vec::new(),
                 samples: values.len() as u64,
                 covered_seconds: None,
                 raw: RawSamples {

@@ -123,6 +123,7 @@ pub fn success(output: crate::ingest::IngestOutput) -> ScrapeSuccess {
         observations: output.observations,
         raw: output.raw,
         engines: output.engines.iter().map(|engine| engine.name()).collect(),
+        lookalikes: output.lookalikes,
         samples: output.samples as u64,
         covered_seconds: output.covered_seconds,
     }

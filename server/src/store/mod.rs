@@ -1,4 +1,5 @@
-//! The store: bounded in-memory series per (environment, deployment, replica, signal, detail).
+//! The store: bounded in-memory series per (environment, deployment, replica, origin, signal,
+//! detail, model).
 //!
 //! One task owns the [`Store`] ([`spawn`]); everything else talks to it through a
 //! [`StoreHandle`]: scrape loops send reports, readers send closures that run against the store
@@ -21,7 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
 use crate::hashing::{FastMap, IdMap};
-use crate::model::{Detail, Observation, RawSamples, Signal, TargetLabels, Value};
+use crate::model::{Detail, Lookalike, Observation, RawSamples, Signal, TargetLabels, Value};
 pub use packed::HistogramSeries;
 pub use ring::Ring;
 pub use tiers::{Rollup, TIERS, Tier};
@@ -93,7 +94,12 @@ pub struct SeriesKey {
     pub target: TargetLabels,
     /// Its detail label value.
     pub detail: Detail,
+    /// The model it is of, where the engine labels by model.
+    pub model: Detail,
 }
+
+/// A series of one target: signal, detail, model.
+type SeriesName = (Signal, Detail, Detail);
 
 /// Scrape health of one target, as the scrape loop last reported it.
 #[derive(Clone, Debug, PartialEq)]
@@ -114,6 +120,8 @@ pub struct TargetStatus {
     pub last_error: Option<String>,
     /// Engines detected on its last good page.
     pub engines: Vec<&'static str>,
+    /// Families on its last good page that look like ones an adapter reads.
+    pub lookalikes: Vec<Lookalike>,
 }
 
 /// What a scrape loop tells the store after each scrape.
@@ -140,6 +148,8 @@ pub struct ScrapeSuccess {
     pub raw: RawSamples,
     /// Names of the engines whose families the page has.
     pub engines: Vec<&'static str>,
+    /// Families on the page that look like ones an adapter reads, under another name.
+    pub lookalikes: Vec<Lookalike>,
     /// Samples on the page.
     pub samples: u64,
     /// The seconds the page's increments span; `None` for a new baseline (the first page, or
@@ -166,7 +176,7 @@ pub struct Store {
     series_count: usize,
     rejected_series: u64,
     targets: BTreeMap<(TargetLabels, String), TargetStatus>,
-    last_seen: FastMap<TargetLabels, Vec<(Signal, Detail)>>,
+    last_seen: FastMap<TargetLabels, Vec<SeriesName>>,
     raw: FastMap<TargetLabels, IdMap<RawSeries>>,
     last_expiry_ms: i64,
 }
@@ -212,6 +222,7 @@ impl Store {
             samples_scraped: 0,
             last_error: None,
             engines: Vec::new(),
+            lookalikes: Vec::new(),
         };
         let mut seen = Vec::new();
         let mut covered = None;
@@ -220,15 +231,20 @@ impl Store {
                 covered = Some(success.covered_seconds);
                 status.samples_scraped = success.samples;
                 status.engines = success.engines;
+                status.lookalikes = success.lookalikes;
                 for observation in success.observations {
-                    seen.push((observation.signal, observation.detail.clone()));
+                    seen.push((
+                        observation.signal,
+                        observation.detail.clone(),
+                        observation.model.clone(),
+                    ));
                     self.append(&target, observation, at_ms);
                 }
                 self.append_raw(&target, success.raw, at_ms);
                 let previous = self.last_seen.get(&target).cloned().unwrap_or_default();
-                for (signal, detail) in previous {
-                    if !seen.contains(&(signal, detail.clone())) {
-                        self.mark_stale(signal, &target, &detail, at_ms);
+                for name in previous {
+                    if !seen.contains(&name) {
+                        self.mark_stale(&target, &name, at_ms);
                     }
                 }
                 self.last_seen.insert(target.clone(), seen);
@@ -244,12 +260,15 @@ impl Store {
                 Observation {
                     signal: Signal::CoveredSeconds,
                     detail: None,
+                    model: None,
                     value: Value::Increment(seconds),
                 },
                 at_ms,
             ),
             // A new baseline: no increment of this page spans time before it.
-            Some(None) => self.mark_stale(Signal::CoveredSeconds, &target, &None, at_ms),
+            Some(None) => {
+                self.mark_stale(&target, &(Signal::CoveredSeconds, None, None), at_ms);
+            }
             None => {}
         }
         for (signal, value) in [
@@ -259,6 +278,7 @@ impl Store {
             let observation = Observation {
                 signal,
                 detail: None,
+                model: None,
                 value: Value::Gauge(value),
             };
             self.append(&target, observation, at_ms);
@@ -335,7 +355,7 @@ impl Store {
             Signal::ScrapeDurationSeconds,
             Signal::CoveredSeconds,
         ] {
-            self.mark_stale(signal, target, &None, at_ms);
+            self.mark_stale(target, &(signal, None, None), at_ms);
         }
         self.targets.remove(&(target.clone(), url.to_owned()));
     }
@@ -355,6 +375,7 @@ impl Store {
                 samples_scraped: 0,
                 last_error: Some(reason),
                 engines: Vec::new(),
+                lookalikes: Vec::new(),
             },
         );
     }
@@ -412,6 +433,11 @@ impl Store {
         self.series_count -= removed;
     }
 
+    /// The key of every series of every signal, in no particular order.
+    pub fn all_series(&self) -> impl Iterator<Item = &SeriesKey> {
+        self.signals.values().flat_map(|series| series.keys())
+    }
+
     /// Every series of a signal, raw points.
     pub fn series(&self, signal: Signal) -> impl Iterator<Item = (&SeriesKey, &Samples)> {
         self.series_at(signal, Resolution::Raw)
@@ -467,11 +493,13 @@ impl Store {
         let Observation {
             signal,
             detail,
+            model,
             value,
         } = observation;
         let key = SeriesKey {
             target: target.clone(),
             detail,
+            model,
         };
         let max_points = self.limits.max_points_per_series;
         let by_key = self.signals.entry(signal).or_default();
@@ -523,12 +551,14 @@ impl Store {
         }
     }
 
-    fn mark_stale(&mut self, signal: Signal, target: &TargetLabels, detail: &Detail, at_ms: i64) {
+    fn mark_stale(&mut self, target: &TargetLabels, name: &SeriesName, at_ms: i64) {
+        let (signal, detail, model) = name;
         let key = SeriesKey {
             target: target.clone(),
             detail: detail.clone(),
+            model: model.clone(),
         };
-        if let Some(stored) = self.signals.get_mut(&signal).and_then(|s| s.get_mut(&key)) {
+        if let Some(stored) = self.signals.get_mut(signal).and_then(|s| s.get_mut(&key)) {
             match &mut stored.raw {
                 Samples::Gauge(ring) | Samples::Counter(ring) => ring.push(at_ms, None),
                 Samples::Histogram(ring) => ring.push(at_ms, None),
@@ -541,8 +571,8 @@ impl Store {
 
     fn mark_target_stale(&mut self, target: &TargetLabels, at_ms: i64) {
         if let Some(seen) = self.last_seen.remove(target) {
-            for (signal, detail) in seen {
-                self.mark_stale(signal, target, &detail, at_ms);
+            for name in seen {
+                self.mark_stale(target, &name, at_ms);
             }
         }
         if let Some(by_id) = self.raw.get_mut(target) {
@@ -729,6 +759,7 @@ mod tests {
                 observations,
                 raw: RawSamples::default(),
                 engines: Vec::new(),
+                lookalikes: Vec::new(),
                 covered_seconds: Some(1.0),
             }),
         }
@@ -738,6 +769,7 @@ mod tests {
         Observation {
             signal,
             detail: None,
+            model: None,
             value: Value::Gauge(value),
         }
     }
@@ -852,6 +884,7 @@ mod tests {
             outcome: Ok(ScrapeSuccess {
                 observations: Vec::new(),
                 engines: Vec::new(),
+                lookalikes: Vec::new(),
                 covered_seconds: Some(1.0),
                 samples: values.len() as u64,
                 raw: RawSamples {

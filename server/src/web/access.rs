@@ -67,15 +67,7 @@ fn url_decode_pairs(query: &str) -> Vec<(String, String)> {
 /// The filter named by a page's or an API call's query parameters.
 pub fn filter_of(params: &HashMap<String, String>) -> Result<Filter, app::url::UnknownRange> {
     let get = |key: &str| params.get(key).map(String::as_str);
-    parse_filter(&FilterParams {
-        environment: get("environment"),
-        deployment: get("deployment"),
-        range: get("range"),
-        from: get("from"),
-        to: get("to"),
-        split: get("split"),
-        panels: get("panels"),
-    })
+    parse_filter(&FilterParams::read(get))
 }
 
 /// The token a request presents, and whether it came from the URL.
