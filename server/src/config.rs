@@ -461,6 +461,9 @@ pub struct DemoReplicaArgs {
     /// The model profile, as JSON.
     #[arg(long)]
     pub profile: String,
+    /// A model it serves (repeated: the base model first, then its adapters).
+    #[arg(long = "model")]
+    pub models: Vec<String>,
 }
 
 /// `inferscope link`: what the link may show and for how long.

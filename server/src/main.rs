@@ -68,6 +68,7 @@ fn demo_replica(args: &server::config::DemoReplicaArgs) -> ExitCode {
     match server::demo::replica::serve_process(
         &args.name,
         profile,
+        &args.models,
         std::time::Duration::from_millis(args.cold_start_ms),
         args.seed,
     ) {

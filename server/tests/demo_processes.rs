@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use server::demo::replica::{ModelProfile, Replica, run_replicas_as_processes};
+use server::demo::replica::{LlmBehaviour, ModelProfile, Replica, run_replicas_as_processes};
 use server::scrape::host::Proc;
 
 const PROFILE: ModelProfile = ModelProfile {
@@ -25,6 +25,7 @@ const PROFILE: ModelProfile = ModelProfile {
     gpu_kv_bytes_per_token: 1024,
     kv_capacity_tokens: 10_000,
     gpu_full_batch: 4.0,
+    llm: LlmBehaviour::NONE,
 };
 
 async fn page(client: &reqwest::Client, url: &str) -> String {
@@ -40,7 +41,7 @@ fn gauge(page: &str, name: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_is_a_process_read_from_proc() {
     run_replicas_as_processes(PathBuf::from(env!("CARGO_BIN_EXE_inferscope")));
-    let replica = Replica::start("proc-0".into(), PROFILE, Duration::ZERO, 7)
+    let replica = Replica::start("proc-0".into(), PROFILE, Vec::new(), Duration::ZERO, 7)
         .await
         .expect("the replica process starts");
     let pid = replica.pid.expect("a process of its own");

@@ -9,13 +9,16 @@ use std::time::{Duration, Instant};
 use app::wire::{PanelId, SeriesId, View};
 use server::autoscale::AutoscalerSettings;
 use server::config::HttpSdConfig;
-use server::demo::replica::ModelProfile;
+use server::demo::replica::{LlmBehaviour, ModelProfile};
 use server::demo::router::DeploymentSettings;
 use server::demo::traffic::TrafficProfile;
 use server::demo::{self, DemoDeployment, DemoOptions};
 use server::model::Signal;
 use server::query::math::MergedHistogram;
 use server::store::Samples;
+
+const BASE: &str = "base-model";
+const ADAPTER: &str = "lora-x";
 
 fn deployment() -> DemoDeployment {
     DemoDeployment {
@@ -38,7 +41,14 @@ fn deployment() -> DemoDeployment {
                 gpu_kv_bytes_per_token: 1024,
                 kv_capacity_tokens: 10_000,
                 gpu_full_batch: 4.0,
+                llm: LlmBehaviour {
+                    prefix_cache_share: 0.5,
+                    spec_tokens: 0,
+                    spec_acceptance: 0.0,
+                    stop_rate: 0.0,
+                },
             },
+            models: vec![BASE.into(), ADAPTER.into()],
             concurrency_per_replica: 4,
             queue_limit: 100,
             queue_timeout: Duration::from_secs(10),
@@ -69,6 +79,8 @@ fn deployment() -> DemoDeployment {
             malformed_rate: 0.0,
             oversized_rate: 0.0,
             async_fraction: 0.0,
+            adapter_share: 0.0,
+            unknown_model_rate: 0.0,
             scenario: None,
         },
     }
@@ -82,6 +94,17 @@ fn counted(view: &View, id: SeriesId) -> f64 {
         .map_or(0.0, |series| {
             series.points.iter().filter_map(|p| p.1).sum::<f64>() * step_s
         })
+}
+
+async fn fetch_view(client: &reqwest::Client, url: &str) -> View {
+    client
+        .get(url)
+        .send()
+        .await
+        .expect("view")
+        .json()
+        .await
+        .expect("view JSON")
 }
 
 fn exact_quantile(sorted: &[f64], q: f64) -> f64 {
@@ -132,17 +155,32 @@ async fn query_results_match_the_requests_sent() {
     .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
-    // 40 good requests, 6 malformed (400), 4 with a prompt longer than the context (422).
+    // 40 good requests (every fourth for the adapter, the rest for the base model, named or
+    // by default), 6 malformed (400), 4 with a prompt longer than the context (422, of the
+    // base model) and 2 for a model not served (404).
     let mut bodies = Vec::new();
+    // Per model: (requests, prompt tokens, generated tokens) sent.
+    let mut sent: std::collections::BTreeMap<&str, (f64, f64, f64)> = Default::default();
     for i in 0..40 {
+        let (prompt, output) = (20 + (i % 7) * 9, 10 + i % 13);
+        let (model, field) = match i % 4 {
+            0 => (ADAPTER, format!("\"model\":\"{ADAPTER}\",")),
+            1 => (BASE, format!("\"model\":\"{BASE}\",")),
+            _ => (BASE, String::new()),
+        };
+        let entry = sent.entry(model).or_default();
+        entry.0 += 1.0;
+        entry.1 += f64::from(prompt);
+        entry.2 += f64::from(output);
         bodies.push(format!(
-            "{{\"prompt_tokens\":{},\"max_tokens\":{}}}",
-            5 + i % 7,
-            10 + i % 13
+            "{{{field}\"prompt_tokens\":{prompt},\"max_tokens\":{output}}}"
         ));
     }
     bodies.extend((0..6).map(|_| "{not json".to_owned()));
     bodies.extend((0..4).map(|_| "{\"prompt_tokens\":5000,\"max_tokens\":1}".to_owned()));
+    bodies.extend(
+        (0..2).map(|_| "{\"model\":\"nope\",\"prompt_tokens\":5,\"max_tokens\":1}".to_owned()),
+    );
     let mut latencies = Vec::new();
     let mut statuses = Vec::new();
     for batch in bodies.chunks(5) {
@@ -172,6 +210,7 @@ async fn query_results_match_the_requests_sent() {
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 40);
     assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 6);
     assert_eq!(statuses.iter().filter(|s| **s == 422).count(), 4);
+    assert_eq!(statuses.iter().filter(|s| **s == 404).count(), 2);
 
     // The store holds exactly what was sent, by status code.
     let store = server.store.clone();
@@ -190,6 +229,13 @@ async fn query_results_match_the_requests_sent() {
                             *counts
                                 .entry(key.detail.as_deref().unwrap_or("").to_owned())
                                 .or_insert(0.0) += sent;
+                            *counts
+                                .entry(format!(
+                                    "{}/{}",
+                                    key.model.as_deref().unwrap_or("-"),
+                                    key.detail.as_deref().unwrap_or("")
+                                ))
+                                .or_insert(0.0) += sent;
                         }
                     }
                     counts
@@ -201,7 +247,7 @@ async fn query_results_match_the_requests_sent() {
         let counts = by_code();
         async move {
             let counts = counts.await.ok()?;
-            (counts.values().sum::<f64>() == 50.0).then_some(())
+            (counts.values().sum::<f64>() == 2.0 * 52.0).then_some(())
         }
     })
     .await;
@@ -209,21 +255,110 @@ async fn query_results_match_the_requests_sent() {
     assert_eq!(counts.get("200"), Some(&40.0), "{counts:?}");
     assert_eq!(counts.get("400"), Some(&6.0), "{counts:?}");
     assert_eq!(counts.get("422"), Some(&4.0), "{counts:?}");
+    assert_eq!(counts.get("404"), Some(&2.0), "{counts:?}");
+    // By model: the router counts what each body named (the first model where it names
+    // none); bodies it cannot read and models not served are of no model.
+    assert_eq!(counts.get("lora-x/200"), Some(&10.0), "{counts:?}");
+    assert_eq!(counts.get("base-model/200"), Some(&30.0), "{counts:?}");
+    assert_eq!(counts.get("base-model/422"), Some(&4.0), "{counts:?}");
+    assert_eq!(counts.get("-/400"), Some(&6.0), "{counts:?}");
+    assert_eq!(counts.get("-/404"), Some(&2.0), "{counts:?}");
+
+    // The replicas' engine counters, per model, are the tokens sent: prompts in full, outputs
+    // to `max_tokens` (nothing stops early), every good request finished by length.
+    let read_engine = || {
+        server.store.read(|store| {
+            let mut totals = std::collections::BTreeMap::<(String, String), f64>::new();
+            for signal in [
+                Signal::PromptTokensProcessed,
+                Signal::GenerationTokensProduced,
+                Signal::PrefixCacheQueries,
+                Signal::PrefixCacheHits,
+                Signal::FinishedRequests,
+                Signal::Preemptions,
+            ] {
+                for (key, samples) in store.series(signal) {
+                    if &*key.target.deployment != "echo" {
+                        continue;
+                    }
+                    if let Samples::Counter(series) = samples {
+                        let total: f64 = series.iter().filter_map(|(_, v)| v).sum();
+                        let name = format!(
+                            "{signal:?}{}",
+                            key.detail
+                                .as_deref()
+                                .map_or(String::new(), |d| format!("/{d}"))
+                        );
+                        *totals
+                            .entry((key.model.as_deref().unwrap_or("-").to_owned(), name))
+                            .or_default() += total;
+                    }
+                }
+            }
+            totals
+        })
+    };
+    // The replicas' last counters arrive with their next scrape.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let engine = loop {
+        let engine = read_engine().await.expect("store answers");
+        let finished: f64 = engine
+            .iter()
+            .filter(|((_, name), _)| name == "FinishedRequests/length")
+            .map(|(_, total)| total)
+            .sum();
+        if finished == 40.0 || Instant::now() > deadline {
+            break engine;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let total = |model: &str, name: &str| {
+        engine
+            .get(&(model.to_owned(), name.to_owned()))
+            .copied()
+            .unwrap_or(0.0)
+    };
+    for (model, (requests, prompt, generated)) in &sent {
+        assert_eq!(
+            total(model, "PromptTokensProcessed"),
+            *prompt,
+            "{model}: {engine:?}"
+        );
+        assert_eq!(
+            total(model, "GenerationTokensProduced"),
+            *generated,
+            "{model}: {engine:?}"
+        );
+        assert_eq!(
+            total(model, "PrefixCacheQueries"),
+            *prompt,
+            "{model}: {engine:?}"
+        );
+        assert_eq!(
+            total(model, "FinishedRequests/length"),
+            *requests,
+            "{model}: {engine:?}"
+        );
+        assert_eq!(
+            total(model, "FinishedRequests/stop"),
+            0.0,
+            "{model}: {engine:?}"
+        );
+        let hits = total(model, "PrefixCacheHits");
+        assert!(hits <= *prompt && hits % 16.0 == 0.0, "{model}: {engine:?}");
+        assert_eq!(total(model, "Preemptions"), 0.0, "{model}: {engine:?}");
+    }
+    assert_eq!(sent.len(), 2);
     // And the query API's rates, over windows as long as the step, add back up to them once
     // every window that holds a request has closed: each window divides by the seconds its
     // scrapes spanned, a step give or take the scrapes' jitter of a few milliseconds (the
     // newest, still open window spans less, and shows the rate so far).
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let view: View = client
-        .get(format!(
-            "{base}/api/v1/view?environment=test&deployment=echo&range=5m"
-        ))
-        .send()
-        .await
-        .expect("view")
-        .json()
-        .await
-        .expect("view JSON");
+    let view = fetch_view(
+        &client,
+        &format!("{base}/api/v1/view?environment=test&deployment=echo&range=5m"),
+    )
+    .await;
     assert_eq!(view.step_ms, 1000);
     let near = |got: f64, sent: f64| (got - sent).abs() <= 0.02 * sent;
     let points = |id: SeriesId| {
@@ -242,11 +377,50 @@ async fn query_results_match_the_requests_sent() {
         points(SeriesId::Status2xx)
     );
     assert!(
-        near(counted(&view, SeriesId::Status4xx), 10.0),
+        near(counted(&view, SeriesId::Status4xx), 12.0),
         "{}",
         counted(&view, SeriesId::Status4xx)
     );
     assert_eq!(counted(&view, SeriesId::Status5xx), 0.0);
+    // Only the adapter: its ten good requests; of the 4xx, the router's eight of no model
+    // (an unlabelled series of a target serving the model counts, docs/API.md), not the
+    // base model's four 422s. Its generated tokens, split by model, are what was sent.
+    let adapter = fetch_view(
+        &client,
+        &format!("{base}/api/v1/view?environment=test&deployment=echo&range=5m&model={ADAPTER}&by_model=token_throughput"),
+    )
+    .await;
+    assert!(
+        near(counted(&adapter, SeriesId::Status2xx), 10.0),
+        "{}",
+        counted(&adapter, SeriesId::Status2xx)
+    );
+    assert!(
+        near(counted(&adapter, SeriesId::Status4xx), 8.0),
+        "{}",
+        counted(&adapter, SeriesId::Status4xx)
+    );
+    let tokens = adapter
+        .panel(PanelId::TokenThroughput)
+        .expect("token panel");
+    let lines: Vec<&SeriesId> = tokens.series.iter().map(|s| &s.id).collect();
+    assert_eq!(lines, vec![&SeriesId::Model(ADAPTER.into())], "{lines:?}");
+    let generated: f64 = tokens.series[0]
+        .points
+        .iter()
+        .filter_map(|p| p.1)
+        .sum::<f64>()
+        * (adapter.step_ms as f64 / 1000.0);
+    assert!(
+        near(generated, sent[ADAPTER].2),
+        "{generated} of {}",
+        sent[ADAPTER].2
+    );
+    assert!(
+        adapter.models.contains(&BASE.to_owned()) && adapter.models.contains(&ADAPTER.to_owned()),
+        "{:?}",
+        adapter.models
+    );
     let replicas = view.panel(PanelId::Replicas).expect("replicas panel");
     let active = replicas.series(&SeriesId::Active).expect("active series");
     assert_eq!(active.points.iter().rev().find_map(|p| p.1), Some(2.0));
@@ -274,13 +448,13 @@ async fn query_results_match_the_requests_sent() {
         .expect("store answers");
     assert_eq!(
         merged.count(),
-        50.0,
+        52.0,
         "every request is in the end-to-end histogram"
     );
-    // The router's histogram also holds the ten fast refusals; compare the good ones' p50 and
-    // p90 using ranks among all fifty.
+    // The router's histograms also hold the twelve fast refusals; compare the good ones' p50
+    // and p90 using ranks among all fifty-two.
     let mut all = latencies.clone();
-    all.extend(std::iter::repeat_n(0.0, 10));
+    all.extend(std::iter::repeat_n(0.0, 12));
     all.sort_by(f64::total_cmp);
     for q in [0.5, 0.9] {
         let estimate = merged.quantile(q).expect("estimate").value();

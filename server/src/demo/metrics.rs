@@ -95,26 +95,72 @@ impl Histogram {
 
     /// Writes the histogram in the text format.
     pub fn render(&self, name: &str, help: &str, out: &mut String) {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} histogram");
+        render_header(name, help, "histogram", out);
+        self.render_samples(name, "", out);
+    }
+
+    /// Writes the histogram's samples (no header), each with `labels` (already formatted, e.g.
+    /// `model="m"`) before `le`.
+    pub fn render_samples(&self, name: &str, labels: &str, out: &mut String) {
+        let comma = if labels.is_empty() { "" } else { "," };
         let mut cumulative = 0;
         for (bound, bucket) in self.bounds.iter().zip(self.buckets.iter()) {
             cumulative += bucket.load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}{comma}le=\"{bound}\"}} {cumulative}"
+            );
         }
         if let Some(last) = self.buckets.last() {
             cumulative += last.load(Ordering::Relaxed);
         }
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
-        let _ = writeln!(out, "{name}_sum {}", self.sum.get());
-        let _ = writeln!(out, "{name}_count {cumulative}");
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}{comma}le=\"+Inf\"}} {cumulative}"
+        );
+        let braces = |labels: &str| {
+            if labels.is_empty() {
+                String::new()
+            } else {
+                format!("{{{labels}}}")
+            }
+        };
+        let _ = writeln!(out, "{name}_sum{} {}", braces(labels), self.sum.get());
+        let _ = writeln!(out, "{name}_count{} {cumulative}", braces(labels));
+    }
+
+    /// Observations so far.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
     }
 }
 
-/// Requests counted by status code and whether they were asynchronous.
+/// Writes a family's `# HELP` and `# TYPE` lines.
+pub fn render_header(name: &str, help: &str, kind: &str, out: &mut String) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// A label value as the text format writes it: backslash, double quote and newline escaped.
+pub fn escape_label(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => escaped.push_str("\\\\"),
+            '"' => escaped.push_str("\\\""),
+            '\n' => escaped.push_str("\\n"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+/// Requests counted by status code and whether they were asynchronous, optionally under more
+/// labels (a model).
 #[derive(Debug, Default)]
 pub struct StatusCounter {
-    counts: Mutex<BTreeMap<(u16, bool), u64>>,
+    /// By (labels already formatted, e.g. `model="m"`; status; async).
+    counts: Mutex<BTreeMap<(String, u16, bool), u64>>,
 }
 
 impl StatusCounter {
@@ -125,39 +171,49 @@ impl StatusCounter {
 
     /// Counts one request answered with `status`, asynchronous or not.
     pub fn record_as(&self, status: u16, is_async: bool) {
+        self.record_with("", status, is_async);
+    }
+
+    /// Counts one request answered with `status` under `labels` (formatted, e.g. `model="m"`;
+    /// empty for none).
+    pub fn record_with(&self, labels: &str, status: u16, is_async: bool) {
         // A poisoned lock only means another request panicked mid-increment; the map is intact.
         let mut counts = self
             .counts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *counts.entry((status, is_async)).or_insert(0) += 1;
+        match counts.get_mut(&(labels.to_owned(), status, is_async)) {
+            Some(count) => *count += 1,
+            None => {
+                counts.insert((labels.to_owned(), status, is_async), 1);
+            }
+        }
     }
 
-    /// Total requests counted with this status, synchronous and asynchronous.
+    /// Total requests counted with this status, under any labels, synchronous and asynchronous.
     pub fn get(&self, status: u16) -> u64 {
-        let counts = self
-            .counts
+        self.counts
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        [false, true]
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .iter()
-            .filter_map(|&is_async| counts.get(&(status, is_async)))
+            .filter(|((_, code, _), _)| *code == status)
+            .map(|(_, count)| count)
             .sum()
     }
 
-    /// Writes the counter in the text format, one series per status code.
+    /// Writes the counter in the text format, one series per labels, status code and kind.
     pub fn render(&self, name: &str, help: &str, out: &mut String) {
         let counts = self
             .counts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} counter");
-        for ((status, is_async), count) in counts {
+        render_header(name, help, "counter", out);
+        for ((labels, status, is_async), count) in counts {
+            let comma = if labels.is_empty() { "" } else { "," };
             let _ = writeln!(
                 out,
-                "{name}{{status_code=\"{status}\",is_async=\"{is_async}\"}} {count}"
+                "{name}{{{labels}{comma}status_code=\"{status}\",is_async=\"{is_async}\"}} {count}"
             );
         }
     }

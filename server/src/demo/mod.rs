@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::autoscale::AutoscalerSettings;
-use replica::ModelProfile;
+use replica::{LlmBehaviour, ModelProfile};
 use router::{DeploymentSettings, RouterHandle};
 use traffic::TrafficProfile;
 
@@ -49,10 +49,24 @@ const CHAT_MODEL: ModelProfile = ModelProfile {
     host_weights_bytes: 6 * 1024 * 1024,
     host_bytes_per_token: 1024,
     gpu_weights_bytes: 15 * 1024 * 1024 * 1024,
-    gpu_kv_bytes_per_token: 512 * 1024,
-    kv_capacity_tokens: 96_000,
+    gpu_kv_bytes_per_token: 2 * 1024 * 1024,
+    // Eight requests of a median length fill about half of it; long ones together, all of it
+    // (then a request is preempted: recomputed).
+    kv_capacity_tokens: 8192,
     gpu_full_batch: 12.0,
+    llm: LlmBehaviour {
+        prefix_cache_share: 0.45,
+        spec_tokens: 3,
+        spec_acceptance: 0.7,
+        stop_rate: 0.6,
+    },
 };
+
+/// The chat deployment's models: a base model and a LoRA adapter on it.
+pub const CHAT_MODELS: [&str; 2] = ["llama-3.1-8b-instruct", "support-agent-lora"];
+
+/// The embedder's model.
+pub const EMBEDDING_MODELS: [&str; 1] = ["bge-large-en-v1.5"];
 
 const EMBEDDING_MODEL: ModelProfile = ModelProfile {
     max_context_tokens: 8192,
@@ -70,6 +84,7 @@ const EMBEDDING_MODEL: ModelProfile = ModelProfile {
     gpu_kv_bytes_per_token: 0,
     kv_capacity_tokens: 0,
     gpu_full_batch: 16.0,
+    llm: LlmBehaviour::NONE,
 };
 
 fn chat_traffic(base_rate: f64, async_fraction: f64) -> TrafficProfile {
@@ -85,6 +100,8 @@ fn chat_traffic(base_rate: f64, async_fraction: f64) -> TrafficProfile {
         malformed_rate: 0.015,
         oversized_rate: 0.005,
         async_fraction,
+        adapter_share: 0.3,
+        unknown_model_rate: 0.003,
         scenario: None,
     }
 }
@@ -100,11 +117,17 @@ pub fn default_deployments() -> Vec<DemoDeployment> {
         scale_down_delay: Duration::from_secs(60),
         max_scale_down_rate: 0.5,
     };
-    let serving = |environment: &str, deployment: &str, profile, concurrency, scaler, seed| {
+    let serving = |environment: &str,
+                   deployment: &str,
+                   (profile, models): (ModelProfile, &[&str]),
+                   concurrency,
+                   scaler,
+                   seed| {
         DeploymentSettings {
             environment: environment.into(),
             deployment: deployment.into(),
             profile,
+            models: models.iter().map(|model| (*model).to_owned()).collect(),
             concurrency_per_replica: concurrency,
             queue_limit: 400,
             queue_timeout: Duration::from_secs(30),
@@ -121,7 +144,7 @@ pub fn default_deployments() -> Vec<DemoDeployment> {
             serving: serving(
                 "production",
                 "chat-llm",
-                CHAT_MODEL,
+                (CHAT_MODEL, &CHAT_MODELS),
                 8,
                 autoscaler(2, 8, 8.0),
                 1,
@@ -132,7 +155,7 @@ pub fn default_deployments() -> Vec<DemoDeployment> {
             serving: serving(
                 "staging",
                 "chat-llm",
-                CHAT_MODEL,
+                (CHAT_MODEL, &CHAT_MODELS[..1]),
                 8,
                 autoscaler(1, 3, 8.0),
                 2,
@@ -143,7 +166,7 @@ pub fn default_deployments() -> Vec<DemoDeployment> {
             serving: serving(
                 "production",
                 "embedder",
-                EMBEDDING_MODEL,
+                (EMBEDDING_MODEL, &EMBEDDING_MODELS),
                 16,
                 autoscaler(1, 4, 16.0),
                 3,
@@ -160,6 +183,8 @@ pub fn default_deployments() -> Vec<DemoDeployment> {
                 malformed_rate: 0.01,
                 oversized_rate: 0.003,
                 async_fraction: 0.05,
+                adapter_share: 0.0,
+                unknown_model_rate: 0.002,
                 scenario: None,
             },
         },
@@ -225,6 +250,7 @@ pub async fn start(options: DemoOptions) -> std::io::Result<DemoFleet> {
             tasks.push(tokio::spawn(traffic::run(
                 url,
                 deployment.traffic,
+                deployment.serving.models.clone(),
                 client.clone(),
                 deployment.serving.seed.wrapping_add(99),
             )));
@@ -302,6 +328,7 @@ fn scenario_model(service: Duration, contention: f64) -> ModelProfile {
         gpu_kv_bytes_per_token: 128 * 1024,
         kv_capacity_tokens: 64_000,
         gpu_full_batch: 8.0,
+        llm: LlmBehaviour::NONE,
     }
 }
 
@@ -326,6 +353,7 @@ pub fn scenario_deployment(scenario: &crate::insight::sim::Scenario, speed: f64)
                 Duration::from_secs_f64(scenario.service_seconds),
                 scenario.contention,
             ),
+            models: Vec::new(),
             concurrency_per_replica: scenario.max_concurrency as usize,
             queue_limit: 2000,
             queue_timeout: Duration::from_secs(60),
@@ -348,6 +376,8 @@ pub fn scenario_deployment(scenario: &crate::insight::sim::Scenario, speed: f64)
             malformed_rate: 0.0,
             oversized_rate: 0.0,
             async_fraction: 0.0,
+            adapter_share: 0.0,
+            unknown_model_rate: 0.0,
             scenario: Some(traffic::ScenarioTraffic {
                 name: scenario.name,
                 speed,

@@ -37,7 +37,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
-use super::metrics::{Histogram, geometric_bounds, render_counter, render_gauge};
+use super::metrics::{
+    AtomicF64, Histogram, escape_label, geometric_bounds, render_counter, render_gauge,
+    render_header,
+};
 
 /// How a model behaves.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -72,7 +75,136 @@ pub struct ModelProfile {
     pub kv_capacity_tokens: u64,
     /// Simulated GPU: requests in the model at once that keep it fully busy.
     pub gpu_full_batch: f64,
+    /// How it behaves as an LLM engine (caches, speculative decoding, stopping early).
+    pub llm: LlmBehaviour,
 }
+
+/// What an LLM engine does beyond the request's timing, as the replica exports it under
+/// inferscope's own names (`docs/ENGINES.md`, "LLM engine signals").
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LlmBehaviour {
+    /// Mean share of a prompt's tokens found in the prefix cache (0: no prefix cache). Hits
+    /// are whole blocks of [`CACHE_BLOCK_TOKENS`] and skip their prefill time.
+    pub prefix_cache_share: f64,
+    /// Draft tokens proposed per decode step (0: no speculative decoding).
+    pub spec_tokens: u32,
+    /// Chance that each draft token is accepted (a step keeps the accepted tokens before the
+    /// first rejected one, plus one token of its own).
+    pub spec_acceptance: f64,
+    /// Share of generating requests that stop (an end-of-sequence token) before `max_tokens`.
+    pub stop_rate: f64,
+}
+
+impl LlmBehaviour {
+    /// None of it: no prefix cache, no speculative decoding, every request runs to its length.
+    pub const NONE: LlmBehaviour = LlmBehaviour {
+        prefix_cache_share: 0.0,
+        spec_tokens: 0,
+        spec_acceptance: 0.0,
+        stop_rate: 0.0,
+    };
+}
+
+/// Tokens in one block of the simulated prefix cache.
+pub const CACHE_BLOCK_TOKENS: u32 = 16;
+
+/// How an adapter (a model after the first) differs from its base model: decode is slower,
+/// fewer prompts share a cached prefix, drafts are accepted less often.
+const ADAPTER: ModelFactors = ModelFactors {
+    decode: 1.15,
+    prefix_cache: 0.35,
+    acceptance: 0.8,
+};
+
+/// Multipliers on the profile for one served model.
+#[derive(Clone, Copy, Debug)]
+struct ModelFactors {
+    decode: f64,
+    prefix_cache: f64,
+    acceptance: f64,
+}
+
+const BASE: ModelFactors = ModelFactors {
+    decode: 1.0,
+    prefix_cache: 1.0,
+    acceptance: 1.0,
+};
+
+/// Why a request left the engine, as vLLM's `finished_reason` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Finish {
+    /// An end-of-sequence token (or, for an embedder, done).
+    Stop,
+    /// `max_tokens` reached.
+    Length,
+    /// The client went away first.
+    Abort,
+    /// The model failed.
+    Error,
+}
+
+impl Finish {
+    const ALL: [Finish; 4] = [Finish::Stop, Finish::Length, Finish::Abort, Finish::Error];
+
+    fn name(self) -> &'static str {
+        match self {
+            Finish::Stop => "stop",
+            Finish::Length => "length",
+            Finish::Abort => "abort",
+            Finish::Error => "error",
+        }
+    }
+}
+
+/// What a replica counts of one model it serves.
+#[derive(Debug)]
+struct ModelStats {
+    /// `model="…"`, escaped, as every series of the model carries it.
+    label: String,
+    factors: ModelFactors,
+    prompt_tokens: AtomicF64,
+    generation_tokens: AtomicF64,
+    prefix_queries: AtomicF64,
+    prefix_hits: AtomicF64,
+    preemptions: AtomicF64,
+    spec_draft: AtomicF64,
+    spec_accepted: AtomicF64,
+    /// By [`Finish::ALL`]'s order.
+    finished: [AtomicF64; 4],
+    inter_token: Histogram,
+    prefill: Histogram,
+    decode: Histogram,
+}
+
+impl ModelStats {
+    fn new(name: &str, factors: ModelFactors) -> ModelStats {
+        let seconds = || Histogram::new(geometric_bounds(0.001, 120.0, 1.05));
+        ModelStats {
+            label: format!("model=\"{}\"", escape_label(name)),
+            factors,
+            prompt_tokens: AtomicF64::default(),
+            generation_tokens: AtomicF64::default(),
+            prefix_queries: AtomicF64::default(),
+            prefix_hits: AtomicF64::default(),
+            preemptions: AtomicF64::default(),
+            spec_draft: AtomicF64::default(),
+            spec_accepted: AtomicF64::default(),
+            finished: Default::default(),
+            inter_token: Histogram::new(geometric_bounds(0.0005, 5.0, 1.05)),
+            prefill: seconds(),
+            decode: seconds(),
+        }
+    }
+
+    fn finish(&self, finish: Finish) {
+        if let Some(index) = Finish::ALL.iter().position(|f| *f == finish) {
+            self.finished[index].add(1.0);
+        }
+    }
+}
+
+/// The models a replica serves when none are named: one, called `model`.
+pub const DEFAULT_MODEL: &str = "model";
 
 /// Most tokens one request may ask to generate (each is held in memory while in flight).
 pub const MAX_OUTPUT_TOKENS: u32 = 16_384;
@@ -85,6 +217,9 @@ struct PredictRequest {
     prompt_tokens: u32,
     #[serde(default)]
     max_tokens: u32,
+    /// One of the models the replica serves; the first where absent.
+    #[serde(default)]
+    model: Option<String>,
 }
 
 struct ReplicaState {
@@ -94,6 +229,8 @@ struct ReplicaState {
     inference_time: Histogram,
     prompt_tokens: Histogram,
     generation_tokens: Histogram,
+    /// The models it serves, by name: the base model first, then its adapters.
+    models: Vec<(String, ModelStats)>,
     rng: std::sync::Mutex<SmallRng>,
     /// The model's host memory; held for the replica's life.
     weights: Vec<u8>,
@@ -245,14 +382,16 @@ impl Drop for Replica {
 impl Replica {
     /// Starts a replica listening on a free loopback port (as a process when a program is
     /// registered, else on a thread); it is ready after `cold_start`.
+    /// It serves `models` (the base model first, then adapters; [`DEFAULT_MODEL`] when empty).
     pub async fn start(
         name: String,
         profile: ModelProfile,
+        models: Vec<String>,
         cold_start: Duration,
         seed: u64,
     ) -> std::io::Result<Replica> {
         if let Some(program) = REPLICA_PROGRAM.get() {
-            return Replica::start_process(program, name, profile, cold_start, seed).await;
+            return Replica::start_process(program, name, profile, models, cold_start, seed).await;
         }
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
         listener.set_nonblocking(true)?;
@@ -267,6 +406,7 @@ impl Replica {
                     &thread_name,
                     listener,
                     profile,
+                    &models,
                     cold_start,
                     seed,
                     stop,
@@ -289,6 +429,7 @@ impl Replica {
         program: &std::path::Path,
         name: String,
         profile: ModelProfile,
+        models: Vec<String>,
         cold_start: Duration,
         seed: u64,
     ) -> std::io::Result<Replica> {
@@ -300,6 +441,7 @@ impl Replica {
             .args(["--seed", &seed.to_string()])
             .args(["--cold-start-ms", &cold_start.as_millis().to_string()])
             .args(["--profile", &profile])
+            .args(models.iter().flat_map(|model| ["--model", model.as_str()]))
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
@@ -365,6 +507,7 @@ impl Replica {
 pub fn serve_process(
     name: &str,
     profile: ModelProfile,
+    models: &[String],
     cold_start: Duration,
     seed: u64,
 ) -> std::io::Result<()> {
@@ -386,15 +529,19 @@ pub fn serve_process(
             while matches!(stdin.read(&mut sink), Ok(n) if n > 0) {}
             let _server_may_be_done = stop_sender.send(());
         })?;
-    serve_on_this_thread(name, listener, profile, cold_start, seed, stop, true);
+    serve_on_this_thread(
+        name, listener, profile, models, cold_start, seed, stop, true,
+    );
     Ok(())
 }
 
 /// Runs the replica's server on the calling thread until `stop` fires or its sender is dropped.
+#[allow(clippy::too_many_arguments)] // one call per way of running; a struct would only rename them
 fn serve_on_this_thread(
     name: &str,
     listener: std::net::TcpListener,
     profile: ModelProfile,
+    models: &[String],
     cold_start: Duration,
     seed: u64,
     stop: oneshot::Receiver<()>,
@@ -427,6 +574,7 @@ fn serve_on_this_thread(
             inference_time: Histogram::new(geometric_bounds(0.001, 120.0, 1.02)),
             prompt_tokens: tokens(),
             generation_tokens: tokens(),
+            models: served_models(models),
             rng: std::sync::Mutex::new(SmallRng::seed_from_u64(seed)),
             // Written, not just reserved, so the pages are really resident.
             weights: vec![0x5a; profile.host_weights_bytes],
@@ -451,6 +599,23 @@ fn serve_on_this_thread(
             _stop_or_dropped = stop => {}
         }
     });
+}
+
+/// Each served model's name and counters: the first is the base model, the rest adapters.
+fn served_models(names: &[String]) -> Vec<(String, ModelStats)> {
+    let names: Vec<&str> = if names.is_empty() {
+        vec![DEFAULT_MODEL]
+    } else {
+        names.iter().map(String::as_str).collect()
+    };
+    names
+        .iter()
+        .enumerate()
+        .map(|(index, name)| {
+            let factors = if index == 0 { BASE } else { ADAPTER };
+            ((*name).to_owned(), ModelStats::new(name, factors))
+        })
+        .collect()
 }
 
 async fn health(State(state): State<Arc<ReplicaState>>) -> StatusCode {
@@ -553,6 +718,7 @@ async fn metrics(State(state): State<Arc<ReplicaState>>) -> impl IntoResponse {
             &mut page,
         );
     }
+    render_llm(&state, &mut page);
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -560,6 +726,113 @@ async fn metrics(State(state): State<Arc<ReplicaState>>) -> impl IntoResponse {
         )],
         page,
     )
+}
+
+/// The LLM engine's families, one series per served model (`model` label), under inferscope's
+/// own names; a family the replica's profile has no use for is left off the page.
+fn render_llm(state: &ReplicaState, page: &mut String) {
+    use std::fmt::Write as _;
+    let profile = state.profile;
+    let generates = profile.decode_per_token > Duration::ZERO;
+    let counter = |page: &mut String, name: &str, help: &str, read: &dyn Fn(&ModelStats) -> f64| {
+        render_header(name, help, "counter", page);
+        for (_, stats) in &state.models {
+            let _ = writeln!(page, "{name}{{{}}} {}", stats.label, read(stats));
+        }
+    };
+    let histogram =
+        |page: &mut String, name: &str, help: &str, read: &dyn Fn(&ModelStats) -> &Histogram| {
+            render_header(name, help, "histogram", page);
+            for (_, stats) in &state.models {
+                read(stats).render_samples(name, &stats.label, page);
+            }
+        };
+    counter(
+        page,
+        "inferscope_prompt_tokens_total",
+        "Prompt tokens processed (prefill), cached ones included.",
+        &|m| m.prompt_tokens.get(),
+    );
+    if generates {
+        counter(
+            page,
+            "inferscope_generation_tokens_total",
+            "Tokens generated.",
+            &|m| m.generation_tokens.get(),
+        );
+        histogram(
+            page,
+            "inferscope_inter_token_latency_seconds",
+            "Time between two output tokens of a request, seconds.",
+            &|m| &m.inter_token,
+        );
+        histogram(
+            page,
+            "inferscope_request_decode_time_seconds",
+            "Time a finished request spent generating, from its first token to its last, seconds.",
+            &|m| &m.decode,
+        );
+    }
+    histogram(
+        page,
+        "inferscope_request_prefill_time_seconds",
+        "Time a request spent in prefill, from admission to its first output, seconds.",
+        &|m| &m.prefill,
+    );
+    if profile.llm.prefix_cache_share > 0.0 {
+        counter(
+            page,
+            "inferscope_prefix_cache_queries_total",
+            "Prompt tokens looked up in the prefix cache.",
+            &|m| m.prefix_queries.get(),
+        );
+        counter(
+            page,
+            "inferscope_prefix_cache_hits_total",
+            "Prompt tokens found in the prefix cache.",
+            &|m| m.prefix_hits.get(),
+        );
+    }
+    if profile.kv_capacity_tokens > 0 {
+        counter(
+            page,
+            "inferscope_preemptions_total",
+            "Requests preempted (their KV cache evicted and recomputed) because the cache was full.",
+            &|m| m.preemptions.get(),
+        );
+    }
+    if generates && profile.llm.spec_tokens > 0 {
+        counter(
+            page,
+            "inferscope_spec_decode_draft_tokens_total",
+            "Draft tokens proposed by speculative decoding.",
+            &|m| m.spec_draft.get(),
+        );
+        counter(
+            page,
+            "inferscope_spec_decode_accepted_tokens_total",
+            "Draft tokens accepted.",
+            &|m| m.spec_accepted.get(),
+        );
+    }
+    let name = "inferscope_requests_finished_total";
+    render_header(
+        name,
+        "Requests the engine finished, by reason.",
+        "counter",
+        page,
+    );
+    for (_, stats) in &state.models {
+        for (finish, count) in Finish::ALL.iter().zip(&stats.finished) {
+            let _ = writeln!(
+                page,
+                "{name}{{{},reason=\"{}\"}} {}",
+                stats.label,
+                finish.name(),
+                count.get()
+            );
+        }
+    }
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
@@ -572,35 +845,93 @@ fn error(status: StatusCode, message: &str) -> Response {
 }
 
 /// Counts a request in progress, with the memory and context it holds, and records its
-/// inference time and generated tokens when it ends, however it ends.
+/// inference time, generated tokens and how it finished when it ends, however it ends.
 struct InFlight {
     state: Arc<ReplicaState>,
+    /// Index of its model in [`ReplicaState::models`].
+    model: usize,
     started: Instant,
     /// The request's context buffer (prompt plus room for the output).
     _context: Vec<u8>,
     context_bytes: usize,
     kv_tokens: usize,
     generated: u32,
+    /// The KV cache was full when it came in: it was preempted once and recomputed.
+    preempted: bool,
+    /// When its first output went out, and its latest.
+    first_output: Option<Instant>,
+    last_output: Instant,
+    /// How it ended; dropped without one, the client went away (abort).
+    finish: Option<Finish>,
 }
 
 impl InFlight {
-    fn new(state: Arc<ReplicaState>, prompt_tokens: u32, max_tokens: u32) -> InFlight {
+    fn new(
+        state: Arc<ReplicaState>,
+        model: usize,
+        prompt_tokens: u32,
+        max_tokens: u32,
+    ) -> InFlight {
         let now = Instant::now();
         let tokens = (prompt_tokens + max_tokens) as usize;
         let context_bytes = tokens * state.profile.host_bytes_per_token;
         state.in_flight.fetch_add(1, Ordering::Relaxed);
         state.lock_busy().enter(now);
         state.held_bytes.fetch_add(context_bytes, Ordering::Relaxed);
-        state.kv_tokens.fetch_add(tokens, Ordering::Relaxed);
+        let before = state.kv_tokens.fetch_add(tokens, Ordering::Relaxed);
+        let capacity = state.profile.kv_capacity_tokens as usize;
+        let preempted = capacity > 0 && before + tokens > capacity;
         state.prompt_tokens.observe(f64::from(prompt_tokens));
+        let stats = &state.models[model].1;
+        stats.prompt_tokens.add(f64::from(prompt_tokens));
+        if preempted {
+            stats.preemptions.add(1.0);
+        }
         InFlight {
             state,
+            model,
             started: now,
             _context: vec![0x17; context_bytes],
             context_bytes,
             kv_tokens: tokens,
             generated: 0,
+            preempted,
+            first_output: None,
+            last_output: now,
+            finish: None,
         }
+    }
+
+    fn stats(&self) -> &ModelStats {
+        &self.state.models[self.model].1
+    }
+
+    /// The first output went out now: the prefill is over.
+    fn first_output(&mut self) {
+        let now = Instant::now();
+        self.first_output = Some(now);
+        self.last_output = now;
+        self.stats()
+            .prefill
+            .observe((now - self.started).as_secs_f64());
+    }
+
+    /// `tokens` more output tokens went out now, after `draft` draft tokens of which
+    /// `accepted` were accepted.
+    fn tokens_out(&mut self, tokens: u32, draft: u32, accepted: u32) {
+        let now = Instant::now();
+        let stats = &self.state.models[self.model].1;
+        let gap = (now - self.last_output).as_secs_f64() / f64::from(tokens.max(1));
+        for _ in 0..tokens {
+            stats.inter_token.observe(gap);
+        }
+        stats.generation_tokens.add(f64::from(tokens));
+        if draft > 0 {
+            stats.spec_draft.add(f64::from(draft));
+            stats.spec_accepted.add(f64::from(accepted));
+        }
+        self.last_output = now;
+        self.generated += tokens;
     }
 }
 
@@ -617,9 +948,45 @@ impl Drop for InFlight {
         state
             .inference_time
             .observe((now - self.started).as_secs_f64());
-        if state.profile.decode_per_token > Duration::ZERO {
+        let generates = state.profile.decode_per_token > Duration::ZERO;
+        if generates {
             state.generation_tokens.observe(f64::from(self.generated));
         }
+        let finish = self.finish.unwrap_or(Finish::Abort);
+        let stats = &state.models[self.model].1;
+        stats.finish(finish);
+        if generates
+            && matches!(finish, Finish::Stop | Finish::Length)
+            && let Some(first) = self.first_output
+        {
+            stats.decode.observe((now - first).as_secs_f64());
+        }
+    }
+}
+
+/// One stretch of decoding with speculative decoding: each step proposes `k` draft tokens and
+/// keeps those before the first rejected one, plus one of its own, until `tokens` are out.
+/// Returns (drafts proposed, drafts accepted).
+fn speculate(rng: &mut SmallRng, k: u32, acceptance: f64, tokens: u32) -> (u32, u32) {
+    let (mut produced, mut draft, mut accepted) = (0, 0, 0);
+    while produced < tokens {
+        draft += k;
+        let mut kept = 0;
+        while kept < k && rng.random_bool(acceptance.clamp(0.0, 1.0)) {
+            kept += 1;
+        }
+        let kept = kept.min(tokens - produced - 1);
+        accepted += kept;
+        produced += kept + 1;
+    }
+    (draft, accepted)
+}
+
+/// A client-supplied name cut short for an error message.
+fn shortened(name: &str) -> &str {
+    match name.char_indices().nth(64) {
+        Some((end, _)) => &name[..end],
+        None => name,
     }
 }
 
@@ -632,6 +999,19 @@ async fn predict(State(state): State<Arc<ReplicaState>>, body: Bytes) -> Respons
         Err(parse_error) => {
             return error(StatusCode::BAD_REQUEST, &parse_error.to_string());
         }
+    };
+    let model = match request.model.as_deref() {
+        None => 0,
+        Some(wanted) => match state.models.iter().position(|(name, _)| name == wanted) {
+            Some(index) => index,
+            // As vLLM's OpenAI server answers a model it does not serve.
+            None => {
+                return error(
+                    StatusCode::NOT_FOUND,
+                    &format!("The model `{}` does not exist.", shortened(wanted)),
+                );
+            }
+        },
     };
     let profile = state.profile;
     if request.max_tokens > MAX_OUTPUT_TOKENS {
@@ -647,32 +1027,68 @@ async fn predict(State(state): State<Arc<ReplicaState>>, body: Bytes) -> Respons
         );
     }
     let others = state.in_flight.load(Ordering::Relaxed);
-    let guard = InFlight::new(state.clone(), request.prompt_tokens, request.max_tokens);
-    let (jitter, fails) = {
+    let mut guard = InFlight::new(
+        state.clone(),
+        model,
+        request.prompt_tokens,
+        request.max_tokens,
+    );
+    let llm = profile.llm;
+    let factors = state.models[model].1.factors;
+    let generates = profile.decode_per_token > Duration::ZERO;
+    let (jitter, fails, cache_share, length) = {
         let mut rng = state
             .rng
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        (
-            rng.random_range(0.85..1.25),
-            rng.random_bool(profile.failure_rate),
-        )
+        let jitter = rng.random_range(0.85..1.25);
+        let fails = rng.random_bool(profile.failure_rate);
+        let cache_share =
+            (llm.prefix_cache_share * factors.prefix_cache * rng.random_range(0.5..1.5))
+                .clamp(0.0, 1.0);
+        // An early stop ends somewhere in the back 70 % of the allowance.
+        let length = if generates && rng.random_bool(llm.stop_rate.clamp(0.0, 1.0)) {
+            ((f64::from(request.max_tokens) * rng.random_range(0.3..1.0)) as u32)
+                .clamp(1, request.max_tokens.max(1))
+        } else {
+            request.max_tokens
+        };
+        (jitter, fails, cache_share, length)
+    };
+    // Cached prompt tokens come in whole blocks, and skip their prefill.
+    let cached = if llm.prefix_cache_share > 0.0 {
+        let cached = (f64::from(request.prompt_tokens) * cache_share) as u32;
+        let cached = cached / CACHE_BLOCK_TOKENS * CACHE_BLOCK_TOKENS;
+        let stats = guard.stats();
+        stats.prefix_queries.add(f64::from(request.prompt_tokens));
+        stats.prefix_hits.add(f64::from(cached));
+        cached
+    } else {
+        0
+    };
+    let end = if !generates || length < request.max_tokens {
+        Finish::Stop
+    } else {
+        Finish::Length
     };
     let slowdown = jitter * (1.0 + profile.contention_per_request * others as f64);
-    let prefill =
-        (profile.overhead + profile.prefill_per_token * request.prompt_tokens).mul_f64(slowdown);
+    let recompute = if guard.preempted { 2.0 } else { 1.0 };
+    let prefill = (profile.overhead + profile.prefill_per_token * (request.prompt_tokens - cached))
+        .mul_f64(slowdown * recompute);
     if fails {
         tokio::time::sleep(prefill / 2).await;
+        guard.finish = Some(Finish::Error);
         drop(guard);
         return error(StatusCode::INTERNAL_SERVER_ERROR, "inference failed");
     }
-    let decode_chunk = profile.decode_per_token.mul_f64(slowdown) * 10;
+    let decode_chunk = profile.decode_per_token.mul_f64(slowdown * factors.decode) * 10;
     let cpu_per_token = profile.cpu_per_token;
     let prompt_tokens = request.prompt_tokens;
     let first = Bytes::from(vec![b'{'; profile.first_chunk_bytes.max(1)]);
     let chunk = Bytes::from(vec![b'x'; profile.bytes_per_token * 10]);
+    let acceptance = llm.spec_acceptance * factors.acceptance;
     let stream = futures::stream::unfold(
-        (guard, request.max_tokens, true),
+        (guard, length, true),
         move |(mut guard, remaining, first_chunk)| {
             let first = first.clone();
             let chunk = chunk.clone();
@@ -680,19 +1096,31 @@ async fn predict(State(state): State<Arc<ReplicaState>>, body: Bytes) -> Respons
                 if first_chunk {
                     compute(cpu_per_token * prompt_tokens);
                     tokio::time::sleep(prefill).await;
+                    guard.first_output();
                     return Some((
                         Ok::<_, std::convert::Infallible>(first),
                         (guard, remaining, false),
                     ));
                 }
                 if remaining == 0 {
+                    guard.finish = Some(end);
                     drop(guard);
                     return None;
                 }
                 let tokens = remaining.min(10);
                 compute(cpu_per_token * tokens);
                 tokio::time::sleep(decode_chunk * tokens / 10).await;
-                guard.generated += tokens;
+                let (draft, accepted) = if llm.spec_tokens > 0 {
+                    let mut rng = guard
+                        .state
+                        .rng
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    speculate(&mut rng, llm.spec_tokens, acceptance, tokens)
+                } else {
+                    (0, 0)
+                };
+                guard.tokens_out(tokens, draft, accepted);
                 let bytes = chunk.slice(..chunk.len() * tokens as usize / 10);
                 Some((Ok(bytes), (guard, remaining - tokens, false)))
             }
@@ -725,11 +1153,12 @@ mod tests {
         gpu_kv_bytes_per_token: 0,
         kv_capacity_tokens: 0,
         gpu_full_batch: 1.0,
+        llm: LlmBehaviour::NONE,
     };
 
     #[tokio::test]
     async fn asking_for_more_output_than_the_limit_is_refused_before_any_allocation() {
-        let replica = Replica::start("r-1".into(), PROFILE, Duration::ZERO, 1)
+        let replica = Replica::start("r-1".into(), PROFILE, Vec::new(), Duration::ZERO, 1)
             .await
             .expect("replica starts");
         let client = reqwest::Client::new();

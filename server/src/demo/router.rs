@@ -30,7 +30,12 @@ use tracing::{debug, info, warn};
 use crate::autoscale::{Autoscaler, AutoscalerSettings};
 use crate::scrape::now_ms;
 
-use super::metrics::{AtomicF64, Histogram, StatusCounter, geometric_bounds, render_gauge};
+use serde::Deserialize;
+
+use super::metrics::{
+    AtomicF64, Histogram, StatusCounter, escape_label, geometric_bounds, render_gauge,
+    render_header,
+};
 use super::replica::{ModelProfile, Replica};
 
 /// Largest request body the router accepts.
@@ -45,6 +50,9 @@ pub struct DeploymentSettings {
     pub deployment: String,
     /// The model's behaviour.
     pub profile: ModelProfile,
+    /// The models every replica serves: the base model first, then its adapters (LoRA). A
+    /// request names one in its `model` field; the router counts requests by it.
+    pub models: Vec<String>,
     /// Requests one replica serves at once; the rest queue.
     pub concurrency_per_replica: usize,
     /// Most requests waiting; more are refused with 429.
@@ -75,9 +83,13 @@ pub struct ReplicaTarget {
 }
 
 struct RouterMetrics {
+    /// By model (`model` label) where the request named one the deployment serves.
     requests: StatusCounter,
+    /// Of requests no model could be told for (a malformed body, a model not served).
     end_to_end: Histogram,
     time_to_first_byte: Histogram,
+    /// Per model the deployment serves, in [`DeploymentSettings::models`]' order.
+    models: Vec<ModelLines>,
     request_size: Histogram,
     response_size: Histogram,
     in_progress: AtomicF64,
@@ -89,14 +101,41 @@ struct RouterMetrics {
     settings: Vec<(String, f64)>,
 }
 
+/// What the router measures of one model's requests.
+struct ModelLines {
+    /// `model="…"`, escaped.
+    label: String,
+    end_to_end: Histogram,
+    time_to_first_byte: Histogram,
+}
+
+/// The body's `model` field, where it has one.
+#[derive(Deserialize)]
+struct NamedModel {
+    #[serde(default)]
+    model: Option<String>,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(geometric_bounds(0.001, 120.0, 1.02))
+}
+
 impl RouterMetrics {
-    fn new(autoscaler: &AutoscalerSettings) -> RouterMetrics {
-        let seconds = || Histogram::new(geometric_bounds(0.001, 120.0, 1.02));
+    fn new(autoscaler: &AutoscalerSettings, models: &[String]) -> RouterMetrics {
+        let seconds = latency_histogram;
         let bytes = || Histogram::new(geometric_bounds(16.0, 16.0 * 1024.0 * 1024.0, 1.02));
         RouterMetrics {
             requests: StatusCounter::default(),
             end_to_end: seconds(),
             time_to_first_byte: seconds(),
+            models: models
+                .iter()
+                .map(|name| ModelLines {
+                    label: format!("model=\"{}\"", escape_label(name)),
+                    end_to_end: seconds(),
+                    time_to_first_byte: seconds(),
+                })
+                .collect(),
             request_size: bytes(),
             response_size: bytes(),
             in_progress: AtomicF64::default(),
@@ -120,21 +159,66 @@ impl RouterMetrics {
         }
     }
 
+    /// Records one answered request of `model` (an index into [`RouterMetrics::models`];
+    /// `None`: no model could be told).
+    fn answered(
+        &self,
+        model: Option<usize>,
+        status: u16,
+        is_async: bool,
+        first_byte_s: f64,
+        end_to_end_s: f64,
+        bytes: usize,
+    ) {
+        let lines = model.and_then(|index| self.models.get(index));
+        let label = lines.map_or("", |lines| lines.label.as_str());
+        self.requests.record_with(label, status, is_async);
+        let (first_byte, end_to_end) = match lines {
+            Some(lines) => (&lines.time_to_first_byte, &lines.end_to_end),
+            None => (&self.time_to_first_byte, &self.end_to_end),
+        };
+        first_byte.observe(first_byte_s);
+        end_to_end.observe(end_to_end_s);
+        self.response_size.observe(bytes as f64);
+    }
+
+    /// A histogram family per model, and the requests of no model where there were any.
+    fn render_by_model(
+        &self,
+        name: &str,
+        help: &str,
+        of: impl Fn(&ModelLines) -> &Histogram,
+        unattributed: &Histogram,
+        page: &mut String,
+    ) {
+        render_header(name, help, "histogram", page);
+        for lines in &self.models {
+            of(lines).render_samples(name, &lines.label, page);
+        }
+        if unattributed.count() > 0 || self.models.is_empty() {
+            unattributed.render_samples(name, "", page);
+        }
+    }
+
     fn render(&self, async_queue_size: usize) -> String {
-        let mut page = String::with_capacity(160 * 1024);
+        let mut page = String::with_capacity(256 * 1024);
         self.requests.render(
             "inferscope_inference_requests_total",
-            "Requests answered, by status code.",
+            "Requests answered, by model and status code.",
             &mut page,
         );
-        self.end_to_end.render(
+        self.render_by_model(
             "inferscope_end_to_end_response_time_seconds",
             "Time from request received to last byte sent, queueing included, seconds.",
+            |lines| &lines.end_to_end,
+            &self.end_to_end,
             &mut page,
         );
-        self.time_to_first_byte.render(
+        self.render_by_model(
             "inferscope_time_to_first_byte_seconds",
             "Time from request received to the first response byte, seconds.",
+            |lines| &lines.time_to_first_byte,
+            &self.time_to_first_byte,
             &mut page,
         );
         self.request_size.render(
@@ -313,7 +397,15 @@ impl Dispatcher {
         let id = self.next_id;
         let name = format!("{}-{}", self.settings.deployment, id);
         let seed = self.settings.seed.wrapping_mul(1000).wrapping_add(id);
-        match Replica::start(name.clone(), self.settings.profile, cold_start, seed).await {
+        match Replica::start(
+            name.clone(),
+            self.settings.profile,
+            self.settings.models.clone(),
+            cold_start,
+            seed,
+        )
+        .await
+        {
             Ok(replica) => {
                 info!(
                     environment = %self.settings.environment,
@@ -444,6 +536,20 @@ struct Shared {
     queue_timeout: Duration,
     async_jobs: mpsc::Sender<AsyncJob>,
     next_async_id: AtomicU64,
+    /// The models the deployment serves, by name.
+    models: Vec<String>,
+}
+
+impl Shared {
+    /// The model a request body asks for, as the replicas read it: its `model` field, the
+    /// first model where it has none. `None` for a body that cannot be read or a model not
+    /// served (the label's values stay the deployment's own, however many names clients send).
+    fn model_of(&self, body: &[u8]) -> Option<usize> {
+        match serde_json::from_slice::<NamedModel>(body).ok()?.model {
+            None => (!self.models.is_empty()).then_some(0),
+            Some(name) => self.models.iter().position(|served| *served == name),
+        }
+    }
 }
 
 /// A request waiting on the async queue.
@@ -480,13 +586,16 @@ const ACQUIRE_QUEUE: usize = 1024;
 
 /// Starts a router and its initial replicas.
 pub async fn start(
-    settings: DeploymentSettings,
+    mut settings: DeploymentSettings,
     client: reqwest::Client,
     initial_cold_start: Duration,
 ) -> std::io::Result<RouterHandle> {
+    if settings.models.is_empty() {
+        settings.models = vec![super::replica::DEFAULT_MODEL.to_owned()];
+    }
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
     let addr = listener.local_addr()?;
-    let metrics = Arc::new(RouterMetrics::new(&settings.autoscaler));
+    let metrics = Arc::new(RouterMetrics::new(&settings.autoscaler, &settings.models));
     let (acquire_tx, mut acquire_rx) = mpsc::channel::<SlotReply>(ACQUIRE_QUEUE);
     let (ready_tx, mut ready_rx) = mpsc::channel::<u64>(64);
     let (targets_tx, targets_rx) = watch::channel(Vec::new());
@@ -538,6 +647,7 @@ pub async fn start(
         queue_timeout: settings.queue_timeout,
         async_jobs: async_tx,
         next_async_id: AtomicU64::new(1),
+        models: settings.models.clone(),
     });
     let workers_task = tokio::spawn(async_workers(
         shared.clone(),
@@ -578,6 +688,11 @@ async fn metrics_page(State(shared): State<Arc<Shared>>) -> impl IntoResponse {
 /// `POST /v1/async_predict`: queues the request and answers 201 with its id at once.
 async fn async_predict(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     let started = Instant::now();
+    let asked = Asked {
+        started,
+        model: shared.model_of(&body),
+        is_async: true,
+    };
     let job = AsyncJob {
         body,
         enqueued: started,
@@ -594,17 +709,15 @@ async fn async_predict(State(shared): State<Arc<Shared>>, body: Bytes) -> Respon
         }
         Err(mpsc::error::TrySendError::Full(_)) => refuse(
             &shared,
-            started,
+            &asked,
             StatusCode::TOO_MANY_REQUESTS,
             "async queue is full",
-            true,
         ),
         Err(mpsc::error::TrySendError::Closed(_)) => refuse(
             &shared,
-            started,
+            &asked,
             StatusCode::SERVICE_UNAVAILABLE,
             "router is stopping",
-            true,
         ),
     }
 }
@@ -639,21 +752,27 @@ async fn async_workers(shared: Arc<Shared>, mut jobs: mpsc::Receiver<AsyncJob>, 
     }
 }
 
-/// Records a request the router answered itself (refused or failed before a replica answered).
-fn refuse(
-    shared: &Shared,
+/// A request as it came in: when, of which model, and whether asynchronously.
+struct Asked {
     started: Instant,
-    status: StatusCode,
-    message: &str,
+    /// Index into the deployment's models; `None` where the body names none it serves (or
+    /// cannot be read).
+    model: Option<usize>,
     is_async: bool,
-) -> Response {
+}
+
+/// Records a request the router answered itself (refused or failed before a replica answered).
+fn refuse(shared: &Shared, request: &Asked, status: StatusCode, message: &str) -> Response {
     let body = format!("{{\"error\":{message:?}}}");
-    let elapsed = started.elapsed().as_secs_f64();
-    let metrics = &shared.metrics;
-    metrics.requests.record_as(status.as_u16(), is_async);
-    metrics.time_to_first_byte.observe(elapsed);
-    metrics.end_to_end.observe(elapsed);
-    metrics.response_size.observe(body.len() as f64);
+    let elapsed = request.started.elapsed().as_secs_f64();
+    shared.metrics.answered(
+        request.model,
+        status.as_u16(),
+        request.is_async,
+        elapsed,
+        elapsed,
+        body.len(),
+    );
     (
         status,
         [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -666,6 +785,7 @@ fn refuse(
 struct Passthrough {
     shared: Arc<Shared>,
     started: Instant,
+    model: Option<usize>,
     status: u16,
     bytes: usize,
     first_byte: Option<Duration>,
@@ -680,14 +800,15 @@ impl Passthrough {
             return;
         }
         self.recorded = true;
-        let metrics = &self.shared.metrics;
         let elapsed = self.started.elapsed();
-        metrics.requests.record_as(status, self.is_async);
-        metrics
-            .time_to_first_byte
-            .observe(self.first_byte.unwrap_or(elapsed).as_secs_f64());
-        metrics.end_to_end.observe(elapsed.as_secs_f64());
-        metrics.response_size.observe(self.bytes as f64);
+        self.shared.metrics.answered(
+            self.model,
+            status,
+            self.is_async,
+            self.first_byte.unwrap_or(elapsed).as_secs_f64(),
+            elapsed.as_secs_f64(),
+            self.bytes,
+        );
     }
 }
 
@@ -706,15 +827,19 @@ async fn predict(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
 /// Runs one request through a replica, recording what its caller experienced.
 async fn serve(shared: &Arc<Shared>, body: Bytes, is_async: bool) -> Response {
     let started = Instant::now();
+    let asked = Asked {
+        started,
+        model: shared.model_of(&body),
+        is_async,
+    };
     shared.metrics.request_size.observe(body.len() as f64);
     let (reply, answer) = oneshot::channel();
     if shared.acquire.send(reply).await.is_err() {
         return refuse(
             shared,
-            started,
+            &asked,
             StatusCode::SERVICE_UNAVAILABLE,
             "router is stopping",
-            is_async,
         );
     }
     let slot = match tokio::time::timeout(shared.queue_timeout, answer).await {
@@ -722,28 +847,25 @@ async fn serve(shared: &Arc<Shared>, body: Bytes, is_async: bool) -> Response {
         Ok(Ok(Err(Refusal::QueueFull))) => {
             return refuse(
                 shared,
-                started,
+                &asked,
                 StatusCode::TOO_MANY_REQUESTS,
                 "queue is full",
-                is_async,
             );
         }
         Ok(Err(_)) => {
             return refuse(
                 shared,
-                started,
+                &asked,
                 StatusCode::SERVICE_UNAVAILABLE,
                 "router is stopping",
-                is_async,
             );
         }
         Err(_) => {
             return refuse(
                 shared,
-                started,
+                &asked,
                 StatusCode::GATEWAY_TIMEOUT,
                 "waited too long for a free replica",
-                is_async,
             );
         }
     };
@@ -762,10 +884,9 @@ async fn serve(shared: &Arc<Shared>, body: Bytes, is_async: bool) -> Response {
             drop(slot);
             return refuse(
                 shared,
-                started,
+                &asked,
                 StatusCode::BAD_GATEWAY,
                 "replica unreachable",
-                is_async,
             );
         }
     };
@@ -777,6 +898,7 @@ async fn serve(shared: &Arc<Shared>, body: Bytes, is_async: bool) -> Response {
     let passthrough = Passthrough {
         shared: shared.clone(),
         started,
+        model: asked.model,
         status,
         bytes: 0,
         first_byte: None,

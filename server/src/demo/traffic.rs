@@ -35,6 +35,11 @@ pub struct TrafficProfile {
     pub oversized_rate: f64,
     /// Fraction of requests sent to the async endpoint instead.
     pub async_fraction: f64,
+    /// Fraction of requests for an adapter rather than the base model (the deployment's first
+    /// model), spread evenly over its adapters.
+    pub adapter_share: f64,
+    /// Fraction of requests naming a model the deployment does not serve (answered 404).
+    pub unknown_model_rate: f64,
     /// A scenario preset whose load shape replaces rate, drift and bursts.
     pub scenario: Option<ScenarioTraffic>,
 }
@@ -76,11 +81,35 @@ fn log_normal(rng: &mut SmallRng, median: f64, sigma: f64) -> f64 {
     median * (sigma * normal).exp()
 }
 
-fn request_body(profile: &TrafficProfile, rng: &mut SmallRng) -> Vec<u8> {
+/// Not a model any demo deployment serves.
+pub const UNKNOWN_MODEL: &str = "gpt-4o";
+
+/// The `model` field of a request: the base model, an adapter, now and then one not served;
+/// none where the deployment names no models (its replicas serve their one).
+fn pick_model<'a>(
+    profile: &TrafficProfile,
+    models: &'a [String],
+    rng: &mut SmallRng,
+) -> Option<&'a str> {
+    let roll: f64 = rng.random_range(0.0..1.0);
+    match models {
+        [] => None,
+        _ if roll < profile.unknown_model_rate => Some(UNKNOWN_MODEL),
+        [base] => Some(base),
+        [base, adapters @ ..] => Some(if rng.random_bool(profile.adapter_share.clamp(0.0, 1.0)) {
+            &adapters[rng.random_range(0..adapters.len())]
+        } else {
+            base
+        }),
+    }
+}
+
+fn request_body(profile: &TrafficProfile, models: &[String], rng: &mut SmallRng) -> Vec<u8> {
     let roll: f64 = rng.random_range(0.0..1.0);
     if roll < profile.malformed_rate {
         return b"{\"prompt_tokens\": oops".to_vec();
     }
+    let model = pick_model(profile, models, rng);
     let prompt_tokens = if roll < profile.malformed_rate + profile.oversized_rate {
         1_000_000
     } else {
@@ -93,15 +122,25 @@ fn request_body(profile: &TrafficProfile, rng: &mut SmallRng) -> Vec<u8> {
     };
     // The prompt text itself travels too, so request sizes are real (about four bytes a token).
     let padding = "t".repeat((prompt_tokens.min(8000) as usize) * 4);
+    let model = model.map_or_else(String::new, |model| {
+        format!("\"model\":{},", serde_json::Value::from(model))
+    });
     format!(
-        "{{\"prompt_tokens\":{prompt_tokens},\"max_tokens\":{output_tokens},\"prompt\":\"{padding}\"}}"
+        "{{{model}\"prompt_tokens\":{prompt_tokens},\"max_tokens\":{output_tokens},\"prompt\":\"{padding}\"}}"
     )
     .into_bytes()
 }
 
 /// Sends traffic to a router at `base` (`http://host:port`) forever (the task is aborted when
-/// the fleet stops): synchronous requests to `/v1/predict`, a fraction to `/v1/async_predict`.
-pub async fn run(base: String, profile: TrafficProfile, client: reqwest::Client, seed: u64) {
+/// the fleet stops): synchronous requests to `/v1/predict`, a fraction to `/v1/async_predict`,
+/// each for one of `models` (the base model first).
+pub async fn run(
+    base: String,
+    profile: TrafficProfile,
+    models: Vec<String>,
+    client: reqwest::Client,
+    seed: u64,
+) {
     let sync_url = format!("{base}/v1/predict");
     let async_url = format!("{base}/v1/async_predict");
     let mut rng = SmallRng::seed_from_u64(seed);
@@ -144,7 +183,7 @@ pub async fn run(base: String, profile: TrafficProfile, client: reqwest::Client,
             }
             continue;
         };
-        let body = request_body(&profile, &mut rng);
+        let body = request_body(&profile, &models, &mut rng);
         let client = client.clone();
         let url = if rng.random_bool(async_fraction.clamp(0.0, 1.0)) {
             async_url.clone()
@@ -180,6 +219,8 @@ mod tests {
         malformed_rate: 0.1,
         oversized_rate: 0.1,
         async_fraction: 0.0,
+        adapter_share: 0.25,
+        unknown_model_rate: 0.05,
         scenario: None,
     };
 
@@ -216,19 +257,37 @@ mod tests {
     }
 
     #[test]
-    fn bodies_mix_valid_malformed_and_oversized() {
+    fn bodies_mix_valid_malformed_and_oversized_and_models() {
         let mut rng = SmallRng::seed_from_u64(7);
+        let models = ["base".to_owned(), "lora-a".to_owned(), "lora-b".to_owned()];
         let mut malformed = 0;
         let mut oversized = 0;
+        let mut by_model = std::collections::BTreeMap::<String, u32>::new();
         for _ in 0..2000 {
-            let body = request_body(&PROFILE, &mut rng);
+            let body = request_body(&PROFILE, &models, &mut rng);
             match serde_json::from_slice::<serde_json::Value>(&body) {
                 Err(_) => malformed += 1,
-                Ok(value) if value["prompt_tokens"].as_u64() == Some(1_000_000) => oversized += 1,
-                Ok(_) => {}
+                Ok(value) => {
+                    if value["prompt_tokens"].as_u64() == Some(1_000_000) {
+                        oversized += 1;
+                    }
+                    let model = value["model"].as_str().expect("a model").to_owned();
+                    *by_model.entry(model).or_default() += 1;
+                }
             }
         }
         assert!((120..280).contains(&malformed), "{malformed}");
         assert!((120..280).contains(&oversized), "{oversized}");
+        // Of the 1,800 or so well-formed: 5 % unknown, then a quarter split over two adapters.
+        let count = |name: &str| by_model.get(name).copied().unwrap_or(0);
+        assert!((50..140).contains(&count(UNKNOWN_MODEL)), "{by_model:?}");
+        assert!((1100..1400).contains(&count("base")), "{by_model:?}");
+        assert!((150..280).contains(&count("lora-a")), "{by_model:?}");
+        assert!((150..280).contains(&count("lora-b")), "{by_model:?}");
+        assert_eq!(by_model.len(), 4, "{by_model:?}");
+        // A deployment that names no models sends none.
+        let body = request_body(&PROFILE, &[], &mut SmallRng::seed_from_u64(1));
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+        assert!(value.get("model").is_none() || value.is_null(), "{value}");
     }
 }

@@ -447,6 +447,85 @@ fn own_and_platform() -> Vec<FamilyRule> {
             Signal::KvCacheUsage,
         )
         .rank(0),
+        // The LLM engine's families, by `model` (the demo fleet's replicas write them).
+        row(
+            I,
+            "inferscope_prompt_tokens_total",
+            Counter,
+            Signal::PromptTokensProcessed,
+        )
+        .rank(0),
+        row(
+            I,
+            "inferscope_generation_tokens_total",
+            Counter,
+            Signal::GenerationTokensProduced,
+        )
+        .rank(0),
+        row(
+            I,
+            "inferscope_inter_token_latency_seconds",
+            Histogram,
+            Signal::InterTokenSeconds,
+        )
+        .rank(0),
+        row(
+            I,
+            "inferscope_request_prefill_time_seconds",
+            Histogram,
+            Signal::PrefillSeconds,
+        )
+        .rank(0),
+        row(
+            I,
+            "inferscope_request_decode_time_seconds",
+            Histogram,
+            Signal::DecodeSeconds,
+        )
+        .rank(0),
+        row(
+            I,
+            "inferscope_prefix_cache_queries_total",
+            Counter,
+            Signal::PrefixCacheQueries,
+        )
+        .rank(0),
+        row(
+            I,
+            "inferscope_prefix_cache_hits_total",
+            Counter,
+            Signal::PrefixCacheHits,
+        )
+        .rank(0),
+        row(
+            I,
+            "inferscope_preemptions_total",
+            Counter,
+            Signal::Preemptions,
+        )
+        .rank(0),
+        row(
+            I,
+            "inferscope_spec_decode_draft_tokens_total",
+            Counter,
+            Signal::SpecDraftTokens,
+        )
+        .rank(0),
+        row(
+            I,
+            "inferscope_spec_decode_accepted_tokens_total",
+            Counter,
+            Signal::SpecAcceptedTokens,
+        )
+        .rank(0),
+        row(
+            I,
+            "inferscope_requests_finished_total",
+            Counter,
+            Signal::FinishedRequests,
+        )
+        .detail(Label("reason"))
+        .rank(0),
         row(
             B,
             "baseten_inference_requests_total",
