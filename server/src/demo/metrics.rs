@@ -182,12 +182,9 @@ impl StatusCounter {
             .counts
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match counts.get_mut(&(labels.to_owned(), status, is_async)) {
-            Some(count) => *count += 1,
-            None => {
-                counts.insert((labels.to_owned(), status, is_async), 1);
-            }
-        }
+        *counts
+            .entry((labels.to_owned(), status, is_async))
+            .or_insert(0) += 1;
     }
 
     /// Total requests counted with this status, under any labels, synchronous and asynchronous.
@@ -221,15 +218,13 @@ impl StatusCounter {
 
 /// Writes one unlabelled counter sample.
 pub fn render_counter(name: &str, help: &str, value: f64, out: &mut String) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} counter");
+    render_header(name, help, "counter", out);
     let _ = writeln!(out, "{name} {value}");
 }
 
 /// Writes one gauge sample (with optional labels already formatted, e.g. `state="queued"`).
 pub fn render_gauge(name: &str, help: &str, series: &[(&str, f64)], out: &mut String) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} gauge");
+    render_header(name, help, "gauge", out);
     for (labels, value) in series {
         if labels.is_empty() {
             let _ = writeln!(out, "{name} {value}");

@@ -1047,9 +1047,12 @@ async fn predict(State(state): State<Arc<ReplicaState>>, body: Bytes) -> Respons
             (llm.prefix_cache_share * factors.prefix_cache * rng.random_range(0.5..1.5))
                 .clamp(0.0, 1.0);
         // An early stop ends somewhere in the back 70 % of the allowance.
-        let length = if generates && rng.random_bool(llm.stop_rate.clamp(0.0, 1.0)) {
+        let length = if generates
+            && request.max_tokens > 0
+            && rng.random_bool(llm.stop_rate.clamp(0.0, 1.0))
+        {
             ((f64::from(request.max_tokens) * rng.random_range(0.3..1.0)) as u32)
-                .clamp(1, request.max_tokens.max(1))
+                .clamp(1, request.max_tokens)
         } else {
             request.max_tokens
         };
