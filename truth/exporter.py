@@ -41,8 +41,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, choose_encoder, ge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_fastapi_instrumentator import Instrumentator, metrics
 
-from layouts import (SGLANG_E2E, SGLANG_QUEUE, SGLANG_TOKENS, SGLANG_TTFT, VLLM_REQUEST_LATENCY,
-                     VLLM_TOKENS, VLLM_TTFT, VLLM_V063_E2E)
+from layouts import (SGLANG_E2E, SGLANG_ITL, SGLANG_QUEUE, SGLANG_TOKENS, SGLANG_TTFT, VLLM_ITL,
+                     VLLM_REQUEST_LATENCY, VLLM_TOKENS, VLLM_TTFT, VLLM_V063_E2E, VLLM_V063_TPOT)
 
 SGLANG_INFERENCE_ENDPOINT = "/generate"
 
@@ -130,16 +130,53 @@ class Replica:
                                     "Number of generation tokens processed.", labels,
                                     buckets=VLLM_TOKENS, registry=r),
         }
+        # The LLM families. `v063` is a V0 engine (vLLM <= 0.6.3): the old names, no prefill or
+        # decode histograms, no prefix-cache counters (only the averaged hit-rate gauge), no
+        # speculative decoding.
+        old = self.args.variant == "v063"
+        if old:
+            self.h["itl"] = Histogram("vllm:time_per_output_token_seconds",
+                                      "Histogram of time per output token in seconds.", labels,
+                                      buckets=VLLM_V063_TPOT, registry=r)
+        else:
+            self.h["itl"] = Histogram("vllm:inter_token_latency_seconds",
+                                      "Histogram of inter-token latency in seconds.", labels,
+                                      buckets=VLLM_ITL, registry=r)
+            self.h["prefill"] = Histogram("vllm:request_prefill_time_seconds",
+                                          "Histogram of time spent in PREFILL phase for request.",
+                                          labels, buckets=VLLM_REQUEST_LATENCY, registry=r)
+            self.h["decode"] = Histogram("vllm:request_decode_time_seconds",
+                                         "Histogram of time spent in DECODE phase for request.",
+                                         labels, buckets=VLLM_REQUEST_LATENCY, registry=r)
         for histogram in self.h.values():
             histogram.labels(**self.base)
+        counters = {"prompt": ("vllm:prompt_tokens", "Number of prefill tokens processed."),
+                    "generated": ("vllm:generation_tokens", "Number of generation tokens processed."),
+                    "preemptions": ("vllm:num_preemptions", "Cumulative number of preemption from the engine.")}
+        if not old:
+            counters.update({
+                "prefix_queries": ("vllm:prefix_cache_queries",
+                                   "Prefix cache queries, in terms of number of queried tokens."),
+                "prefix_hits": ("vllm:prefix_cache_hits",
+                                "Prefix cache hits, in terms of number of cached tokens."),
+                "spec_draft": ("vllm:spec_decode_num_draft_tokens", "Number of draft tokens."),
+                "spec_accepted": ("vllm:spec_decode_num_accepted_tokens", "Number of accepted tokens."),
+            })
+        self.llm = {key: Counter(name, help_text, labels, registry=r).labels(**self.base)
+                    for key, (name, help_text) in counters.items()}
+        kv_name = "vllm:gpu_cache_usage_perc" if old else "vllm:kv_cache_usage_perc"
         self.g = {
             "running": Gauge("vllm:num_requests_running", "Number of requests in model execution batches.",
                              labels, registry=r, multiprocess_mode="mostrecent").labels(**self.base),
             "waiting": Gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.",
                              labels, registry=r, multiprocess_mode="mostrecent").labels(**self.base),
-            "kv_cache": Gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.",
+            "kv_cache": Gauge(kv_name, "KV-cache usage. 1 means 100 percent usage.",
                               labels, registry=r, multiprocess_mode="mostrecent").labels(**self.base),
         }
+        if old:
+            # V0's engine-averaged hit rate: on the page, never read (a lookalike).
+            Gauge("vllm:gpu_prefix_cache_hit_rate", "GPU prefix cache block hit rate.", labels,
+                  registry=r, multiprocess_mode="mostrecent").labels(**self.base).set(0.42)
 
     def declare_sglang(self) -> None:
         r = self.inner
@@ -168,9 +205,25 @@ class Replica:
                                     "Histogram of generation token length.", ["model_name"],
                                     buckets=SGLANG_TOKENS, registry=r),
         }
+        self.h["itl"] = Histogram("sglang:inter_token_latency_seconds",
+                                  "Histogram of inter-token latency in seconds.", ["model_name"],
+                                  buckets=SGLANG_ITL, registry=r)
         for key, histogram in self.h.items():
             histogram.labels(**(sched if key == "queue" else self.base))
         self.num_requests.labels(**self.base)
+        self.llm = {
+            "prompt": Counter("sglang:prompt_tokens", "Number of prefill tokens processed.",
+                              ["model_name"], registry=r).labels(**self.base),
+            "generated": Counter("sglang:generation_tokens", "Number of generation tokens processed.",
+                                 ["model_name"], registry=r).labels(**self.base),
+            "preemptions": Counter("sglang:num_retracted_requests", "Number of retracted requests.",
+                                   list(sched), registry=r).labels(**sched),
+        }
+        # Cached prompt tokens by where they were found: children summed into one hit count.
+        cached = Counter("sglang:cached_tokens", "Number of cached prompt tokens.",
+                         ["model_name", "cache_source"], registry=r)
+        for source in ("device", "host"):
+            self.llm[f"cached_{source}"] = cached.labels(cache_source=source, **self.base)
         self.g = {
             "running": Gauge("sglang:num_running_reqs", "The number of running requests.", list(sched),
                              registry=r, multiprocess_mode="mostrecent").labels(**sched),
@@ -223,6 +276,13 @@ class Replica:
                 self.success.labels(finished_reason=outcome, **self.base).inc()
                 for key in ("e2e", "inference", "ttft", "queue", "prompt_tokens", "gen_tokens"):
                     self.h[key].labels(**self.base).observe(plan[key])
+                for key in ("prefill", "decode"):
+                    if key in self.h:
+                        self.h[key].labels(**self.base).observe(plan[key])
+                for gap in plan["itl"]:
+                    self.h["itl"].labels(**self.base).observe(gap)
+                for key, counter in self.llm.items():
+                    counter.inc(plan[key])
             elif outcome == "admission":
                 self.admission.labels(model_name=self.args.model_name, reason="max_num_queued_reqs").inc()
             # "validation" and "disconnect" never reach the engine's counters.
@@ -233,6 +293,10 @@ class Replica:
                 for key in ("e2e", "ttft", "prompt_tokens", "gen_tokens"):
                     self.h[key].labels(**self.base).observe(plan[key])
                 self.h["queue"].labels(**self.sched).observe(plan["queue"])
+                for gap in plan["itl"]:
+                    self.h["itl"].labels(**self.base).observe(gap)
+                for key, counter in self.llm.items():
+                    counter.inc(plan[key])
             if outcome == "aborted":
                 self.aborted.labels(**self.base).inc()
             self.responses.labels(endpoint=plan.get("endpoint", SGLANG_INFERENCE_ENDPOINT),

@@ -49,3 +49,11 @@ TGI_DURATION = tgi_duration()
 # TGI's input-length and generated-token layouts for max_input_tokens 4095, max_total_tokens 4096.
 TGI_INPUT = [(4095.0 / 100.0) * (x + 1) for x in range(100)]
 TGI_TOTAL = [(4096.0 / 100.0) * (x + 1) for x in range(100)]
+# vLLM v0.34.0 `vllm:inter_token_latency_seconds` (v1/metrics/loggers.py).
+VLLM_ITL = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+            20.0, 40.0, 80.0]
+# vLLM <= 0.6.3 `vllm:time_per_output_token_seconds` (engine/metrics.py), before it grew to 80 s.
+VLLM_V063_TPOT = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5]
+# SGLang 0.5.23 `sglang:inter_token_latency_seconds` (the default bucket_inter_token_latency).
+SGLANG_ITL = [0.002, 0.004, 0.006, 0.008, 0.010, 0.015, 0.020, 0.025, 0.030, 0.035, 0.040, 0.060,
+              0.080, 0.100, 0.200, 0.400, 0.600, 0.800, 1.0, 2.0, 4.0, 6.0, 8.0]

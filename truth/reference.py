@@ -33,9 +33,21 @@ SGLANG_INFERENCE_ENDPOINTS = {"/generate", "/encode", "/classify", "/v1/chat/com
                               "/v1/completions", "/v1/embeddings", "/v1/rerank", "/v1/score",
                               "/v1/responses"}
 
-from layouts import (FASTAPI_HIGHR, SGLANG_E2E, SGLANG_QUEUE, SGLANG_TOKENS, SGLANG_TTFT,
-                     TGI_DURATION, TGI_INPUT, TGI_TOTAL, VLLM_REQUEST_LATENCY, VLLM_TOKENS,
-                     VLLM_TTFT, VLLM_V063_E2E)
+from layouts import (FASTAPI_HIGHR, SGLANG_E2E, SGLANG_ITL, SGLANG_QUEUE, SGLANG_TOKENS,
+                     SGLANG_TTFT, TGI_DURATION, TGI_INPUT, TGI_TOTAL, VLLM_ITL,
+                     VLLM_REQUEST_LATENCY, VLLM_TOKENS, VLLM_TTFT, VLLM_V063_E2E, VLLM_V063_TPOT)
+
+# The LLM counters each engine's page has (plan key -> signal), docs/ENGINES.md "LLM engine
+# signals". SGLang's prompt tokens are also its prefix cache's lookups.
+VLLM_LLM = {"prompt": "PromptTokensProcessed", "generated": "GenerationTokensProduced",
+            "preemptions": "Preemptions"}
+VLLM_V1_LLM = {"prefix_queries": "PrefixCacheQueries", "prefix_hits": "PrefixCacheHits",
+               "spec_draft": "SpecDraftTokens", "spec_accepted": "SpecAcceptedTokens"}
+SGLANG_LLM = {("prompt", "prompt"): "PromptTokensProcessed", ("prompt", "lookups"): "PrefixCacheQueries",
+              ("generated", "generated"): "GenerationTokensProduced",
+              ("cached_device", "cached_device"): "PrefixCacheHits",
+              ("cached_host", "cached_host"): "PrefixCacheHits",
+              ("preemptions", "preemptions"): "Preemptions"}
 
 
 def bucket_of(bounds: list[float], value: float) -> int:
@@ -93,6 +105,10 @@ class Page:
         if engine == "vllm":
             for reason in ("stop", "length", "abort", "error", "repetition"):
                 self.counter(("success", reason), "Requests", VLLM_FINISHED[reason])
+                # The same series, read a second time: requests finished by reason.
+                self.counter(("finished", reason), "FinishedRequests", reason)
+            for key, signal in self.vllm_llm().items():
+                self.counter(("llm", key), signal, None)
             for key, signal, bounds in self.vllm_histograms():
                 self.histogram(key, signal, bounds)
             self.gauges = {("ConcurrentRequests", "in_progress"): 0.0,
@@ -100,6 +116,8 @@ class Page:
         elif engine == "sglang":
             for key, signal, bounds in self.sglang_histograms():
                 self.histogram(key, signal, bounds)
+            for (_, name), signal in SGLANG_LLM.items():
+                self.counter(("llm", name), signal, None)
             self.gauges = {("ConcurrentRequests", "in_progress"): 0.0,
                            ("ConcurrentRequests", "queued"): 0.0, ("KvCacheUsage", None): 0.0}
         elif engine == "tgi":
@@ -126,20 +144,31 @@ class Page:
             self.gauges = {("mem_total",): 64.0 * 2**30, ("mem_available",): 40.0 * 2**30}
 
     def vllm_histograms(self):
-        e2e = VLLM_V063_E2E if self.variant == "v063" else VLLM_REQUEST_LATENCY
-        return [(("e2e",), "EndToEndSeconds", e2e),
-                (("inference",), "InferenceSeconds", VLLM_REQUEST_LATENCY),
-                (("ttft",), "TimeToFirstByteSeconds", VLLM_TTFT),
-                (("queue",), "EngineQueueSeconds", VLLM_REQUEST_LATENCY),
-                (("prompt_tokens",), "PromptTokens", VLLM_TOKENS),
-                (("gen_tokens",), "GenerationTokens", VLLM_TOKENS)]
+        old = self.variant == "v063"
+        e2e = VLLM_V063_E2E if old else VLLM_REQUEST_LATENCY
+        out = [(("e2e",), "EndToEndSeconds", e2e),
+               (("inference",), "InferenceSeconds", VLLM_REQUEST_LATENCY),
+               (("ttft",), "TimeToFirstByteSeconds", VLLM_TTFT),
+               (("queue",), "EngineQueueSeconds", VLLM_REQUEST_LATENCY),
+               (("prompt_tokens",), "PromptTokens", VLLM_TOKENS),
+               (("gen_tokens",), "GenerationTokens", VLLM_TOKENS),
+               # ≤ 0.6.3's time_per_output_token and today's inter_token_latency: the same gaps.
+               (("itl",), "InterTokenSeconds", VLLM_V063_TPOT if old else VLLM_ITL)]
+        if not old:
+            out += [(("prefill",), "PrefillSeconds", VLLM_REQUEST_LATENCY),
+                    (("decode",), "DecodeSeconds", VLLM_REQUEST_LATENCY)]
+        return out
+
+    def vllm_llm(self) -> dict[str, str]:
+        return VLLM_LLM if self.variant == "v063" else {**VLLM_LLM, **VLLM_V1_LLM}
 
     def sglang_histograms(self):
         return [(("e2e",), "EndToEndSeconds", SGLANG_E2E),
                 (("ttft",), "TimeToFirstByteSeconds", SGLANG_TTFT),
                 (("queue",), "EngineQueueSeconds", SGLANG_QUEUE),
                 (("prompt_tokens",), "PromptTokens", SGLANG_TOKENS),
-                (("gen_tokens",), "GenerationTokens", SGLANG_TOKENS)]
+                (("gen_tokens",), "GenerationTokens", SGLANG_TOKENS),
+                (("itl",), "InterTokenSeconds", SGLANG_ITL)]
 
     def observe(self, key: tuple, value: float, signal: str | None = None,
                 bounds: list[float] | None = None) -> None:
@@ -157,14 +186,26 @@ class Page:
         if engine == "vllm":
             if outcome in VLLM_FINISHED:
                 self.children[("success", outcome)].value += 1
+                self.children[("finished", outcome)].value += 1
                 for name in ("e2e", "inference", "ttft", "queue", "prompt_tokens", "gen_tokens"):
                     self.observe((name,), plan[name])
+                if self.variant != "v063":
+                    for name in ("prefill", "decode"):
+                        self.observe((name,), plan[name])
+                for gap in plan["itl"]:
+                    self.observe(("itl",), gap)
+                for key in self.vllm_llm():
+                    self.children[("llm", key)].value += plan[key]
             elif outcome == "admission":
                 self.counter(("admission",), "Requests", "503").value += 1
         elif engine == "sglang":
             if outcome == "ok":
                 for name in ("e2e", "ttft", "queue", "prompt_tokens", "gen_tokens"):
                     self.observe((name,), plan[name])
+                for gap in plan["itl"]:
+                    self.observe(("itl",), gap)
+                for (field_name, name) in SGLANG_LLM:
+                    self.children[("llm", name)].value += plan[field_name]
             endpoint = plan.get("endpoint", "/generate")
             # Responses of other endpoints (health checks) are on the page but feed nothing.
             signal = "Requests" if endpoint in SGLANG_INFERENCE_ENDPOINTS else None
@@ -179,6 +220,9 @@ class Page:
                 self.observe(("queue",), plan["queue"], "EngineQueueSeconds", TGI_DURATION)
                 self.observe(("inference",), plan["inference"], "InferenceSeconds", TGI_DURATION)
                 self.observe(("generated",), plan["gen_tokens"], "GenerationTokens", TGI_TOTAL)
+                # Each request's mean time per token (inference time over generated tokens).
+                self.observe(("mean_time_per_token",), plan["inference"] / max(plan["gen_tokens"], 1),
+                             "InterTokenSeconds", TGI_DURATION)
             else:
                 self.counter(("failure", outcome), "Requests", TGI_FAILURE[outcome]).value += 1
         elif engine == "triton":
@@ -285,7 +329,7 @@ def replay(events: list[dict[str, Any]], engine: str, variant: str, interval_ms:
             covered = None if baseline else (t - last_good) / 1000.0
             now: dict[tuple, tuple[str, Any]] = {}
             for key, child in page.children.items():
-                if key in page.hidden:
+                if key in page.hidden or (key[0] == "finished" and ("success", key[1]) in page.hidden):
                     continue
                 if child.kind == "counter":
                     now[key] = ("counter", child.value, child)
@@ -559,3 +603,60 @@ def gauge_sum(targets: list[Target], grid: Grid, key, average: bool = False) -> 
             out.append(sum(present) / len(present) if average else sum(present))
     return out
 
+
+
+# ---- LLM panels ----
+
+def signal_rates(targets: list[Target], grid: Grid, signal: str, group) -> dict[Any, list[float | None]]:
+    """A counter signal's rate per group: each target's increments of each (signal, detail) in
+    the window over the seconds the target's scrapes there span, summed over the group;
+    group(target number, detail) names it (None: left out)."""
+    out: dict[Any, list[float | None]] = {}
+    times = grid.times()
+    for number, target in enumerate(targets):
+        details = {d for s in target.good for (sig, d) in s.counters if sig == signal}
+        for detail in details:
+            name = group(number, detail)
+            if name is None:
+                continue
+            line = out.setdefault(name, [None] * len(times))
+            for index, t in enumerate(times):
+                scrapes = [s for s in target.good if in_window(t, s.t, grid.window)]
+                covered = sum(s.covered for s in scrapes if s.covered is not None)
+                points = [s.counters[(signal, detail)] for s in scrapes if (signal, detail) in s.counters]
+                if points and covered > 0:
+                    line[index] = (line[index] or 0.0) + max(sum(points), 0.0) / covered
+    return out
+
+
+def signal_sums(targets: list[Target], grid: Grid, signal: str, group) -> dict[Any, list[float | None]]:
+    """A counter signal's increments in each window, summed per group (None: no increment
+    reported there at all)."""
+    out: dict[Any, list[float | None]] = {}
+    times = grid.times()
+    for number, target in enumerate(targets):
+        name = group(number)
+        if not any(sig == signal for s in target.good for (sig, _) in s.counters):
+            continue
+        line = out.setdefault(name, [None] * len(times))
+        for index, t in enumerate(times):
+            for scrape in target.good:
+                if not in_window(t, scrape.t, grid.window):
+                    continue
+                for (sig, _), grown in scrape.counters.items():
+                    if sig == signal:
+                        line[index] = (line[index] or 0.0) + grown
+    return out
+
+
+def ratio_lines(targets: list[Target], grid: Grid, part: str, whole: str, group) -> dict[Any, list[float | None]]:
+    """part's increments over whole's in each window, summed over the group before dividing
+    (never an average of ratios); None where whole grew by nothing."""
+    parts = signal_sums(targets, grid, part, group)
+    wholes = signal_sums(targets, grid, whole, group)
+    out = {}
+    for name, line in wholes.items():
+        mine = parts.get(name, [None] * len(line))
+        out[name] = [None if w is None or w <= 0 else max(p or 0.0, 0.0) / w
+                     for p, w in zip(mine, line)]
+    return out

@@ -33,6 +33,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from urllib.parse import quote
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -159,10 +160,29 @@ def vllm_plan(rng: random.Random, replica: Replica, number: int) -> dict:
     decode = rng.lognormvariate(0.5, 0.9)
     if replica.variant == "v063" and rng.random() < 0.04:
         decode = rng.uniform(65, 300)  # past this layout's top bound (60 s): +Inf
+    prompt, generated = rng.randint(5, 6000), rng.randint(1, 2000)
+    draft = rng.randint(0, 40)
     return {"id": number, "outcome": outcome, "http_status": status, "stream": stream,
             "queue": queue, "ttft": queue + prefill, "inference": prefill + decode,
             "e2e": queue + prefill + decode + rng.uniform(0.001, 0.05),
-            "prompt_tokens": rng.randint(5, 6000), "gen_tokens": rng.randint(1, 2000)}
+            "prompt_tokens": prompt, "gen_tokens": generated,
+            "prefill": prefill, "decode": decode, "itl": gaps(rng, generated, -3.5, 0.8),
+            "prompt": prompt, "generated": generated,
+            "preemptions": choose_int(rng, {0: 88, 1: 9, 2: 3}),
+            "prefix_queries": prompt, "prefix_hits": rng.randint(0, prompt) if rng.random() < 0.6 else 0,
+            "spec_draft": draft, "spec_accepted": rng.randint(0, draft)}
+
+
+def gaps(rng: random.Random, generated: int, mu: float, sigma: float) -> list[float]:
+    """A few of a request's inter-token gaps (one per token after the first); now and then a
+    stall of seconds (a preemption), past the oldest layouts' top bound."""
+    count = min(generated - 1, rng.randint(1, 6))
+    return [rng.uniform(3.0, 20.0) if rng.random() < 0.02 else rng.lognormvariate(mu, sigma)
+            for _ in range(count)]
+
+
+def choose_int(rng: random.Random, weights: dict[int, float]) -> int:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 
 def sglang_plan(rng: random.Random, replica: Replica, number: int) -> dict:
@@ -170,9 +190,14 @@ def sglang_plan(rng: random.Random, replica: Replica, number: int) -> dict:
     status = {"ok": 200, "aborted": 400, "validation": 400, "queue_full": 503}[outcome]
     queue = rng.expovariate(1 / 0.05)
     ttft = queue + rng.uniform(0.05, 1.5)
+    prompt, generated = rng.randint(50, 30000), rng.randint(1, 4000)
+    device = rng.randint(0, prompt // 2)
     return {"id": number, "outcome": outcome, "http_status": status, "queue": queue, "ttft": ttft,
-            "e2e": ttft + rng.lognormvariate(1.0, 0.7), "prompt_tokens": rng.randint(50, 30000),
-            "gen_tokens": rng.randint(1, 4000)}
+            "e2e": ttft + rng.lognormvariate(1.0, 0.7), "prompt_tokens": prompt,
+            "gen_tokens": generated, "itl": gaps(rng, generated, -4.0, 0.7),
+            "prompt": prompt, "generated": generated, "cached_device": device,
+            "cached_host": rng.randint(0, (prompt - device) // 3),
+            "preemptions": choose_int(rng, {0: 95, 1: 5})}
 
 
 def tgi_plan(rng: random.Random, replica: Replica, number: int) -> dict:
@@ -373,10 +398,19 @@ def main() -> int:
         time.sleep(2.5)
         asked_ms = time.time() * 1000
         views = {}
+        span = f"&from={int(started_ms) - 10_000}&to={int(asked_ms)}"
         for deployment in sorted({r.deployment for r in replicas}):
             views[deployment] = fetch_json(
-                f"{base}/api/v1/view?environment=truth&deployment={deployment}"
-                f"&from={int(started_ms) - 10_000}&to={int(asked_ms)}")
+                f"{base}/api/v1/view?environment=truth&deployment={deployment}{span}")
+        # One model's view (its name has quotes and a backslash), and the view split by model.
+        first = by_name[("vllm", "r0")].model_name
+        views[f"vllm model={first}"] = fetch_json(
+            f"{base}/api/v1/view?environment=truth&deployment=vllm&model={quote(first)}{span}")
+        views["vllm by_model"] = fetch_json(
+            f"{base}/api/v1/view?environment=truth&deployment=vllm{span}&by_model=" + ",".join(
+                ("token_throughput", "inference_volume", "inter_token_latency", "prefill_time",
+                 "response_time", "kv_cache_usage", "prefix_cache_hit_rate", "preemptions",
+                 "finished_reasons")))
         rss = {(r.deployment, r.name): rss_bytes(r.process.pid) for r in replicas if r.process}
         (out / "views.json").write_text(json.dumps(views))
         (out / "run.json").write_text(json.dumps({
@@ -419,8 +453,13 @@ def compare(replicas: list[Replica], views: dict, asked_ms: float, rss: dict) ->
     rows = []
     examples = []
     worst_rate_error = 0.0
-    for deployment, view in views.items():
+    for name, view in views.items():
+        # "vllm": the deployment's view; "vllm model=…": one model's; "vllm by_model": split.
+        deployment, _, variant = name.partition(" ")
         members = [r for r in replicas if r.deployment == deployment]
+        if variant.startswith("model="):
+            members = [r for r in members if r.model_name == variant[len("model="):]]
+        split = variant == "by_model"
         targets = [reference.replay(read_events(r.log), r.engine, r.variant, INTERVAL_MS)
                    for r in members]
         step = view["step_ms"]
@@ -431,7 +470,7 @@ def compare(replicas: list[Replica], views: dict, asked_ms: float, rss: dict) ->
         scrape_times = sorted(s.t for t in targets for s in t.good) + sorted(
             f for t in targets for f in t.failed)
         down = [span for r in members for span in r.down]
-        engine = members[0].engine
+        engine = members[0].engine if not variant else f"{members[0].engine} {variant[:24]}"
         panels = {p["id"]: p for p in view["panels"]}
 
         def ambiguous(t: int, width: int) -> bool:
@@ -478,6 +517,9 @@ def compare(replicas: list[Replica], views: dict, asked_ms: float, rss: dict) ->
             wrong_total += wrong
             rows.append((engine, panel_id, checked, skipped, wrong))
 
+        if split:
+            split_checks(check, members, targets, grid)
+            continue
         check("inference_volume", reference.volume(targets, grid), "rate")
         for panel_id, signal_name in (("response_time", "EndToEndSeconds"),
                                  ("inference_time", "InferenceSeconds"),
@@ -509,14 +551,26 @@ def compare(replicas: list[Replica], views: dict, asked_ms: float, rss: dict) ->
             check("gpu_memory", {("gpu", gpu): used, "total": total}, "gauge")
         elif kv:
             check("gpu_usage", {"kv_cache": kv}, "gauge")
+        llm_checks(check, members, targets, grid)
         if engine == "node":
             cpu = reference.counter_rate(targets, grid, "CpuSeconds")[0]
             check("cpu", {("replica", "n0"): cpu, "avg": cpu}, "rate")
             memory = reference.gauge_sum(targets, grid, ("MemoryWorkingSetBytes", None))
             check("memory", {("replica", "n0"): memory, "avg": memory}, "gauge")
-        elif engine in ("vllm", "sglang", "fastapi"):
-            companions(deployment, members, panels, times, asked_ms, rss, rows, examples)
-            wrong_total += sum(row[4] for row in rows if row[0] == f"{engine} (host reader)")
+        elif members[0].engine in ("vllm", "sglang", "fastapi"):
+            wrong_total += companions(deployment, members, panels, times, asked_ms, rss, rows, examples)
+        if variant.startswith("model="):
+            # Replicas that serve other models are not in this model's view at all.
+            others = [r.name for r in replicas if r.deployment == deployment and r not in members]
+            for panel in view["panels"]:
+                for series in panel.get("series", []):
+                    if series_key(series["id"]) in {("replica", o) for o in others}:
+                        wrong_total += 1
+                        examples.append(f"  {name} {panel['id']}: a line for {series['id']}")
+            if sorted(view.get("models", [])) != sorted(r.model_name for r in replicas
+                                                        if r.deployment == deployment):
+                wrong_total += 1
+                examples.append(f"  {name}: models {view.get('models')!r}")
 
     print(f"\n{'engine':<22} {'panel':<22} {'checked':>8} {'skipped':>8} {'wrong':>6}")
     for engine, panel, checked, skipped, wrong in rows:
@@ -532,10 +586,66 @@ def compare(replicas: list[Replica], views: dict, asked_ms: float, rss: dict) ->
     return 1 if wrong_total else 0
 
 
-def companions(deployment, members, panels, times, asked_ms, rss, rows, examples) -> None:
+def llm_checks(check, members, targets, grid) -> None:
+    """The LLM engine panels, unsplit, on every deployment (where no page feeds one, it must
+    have no lines)."""
+    whole = lambda number, detail=None: "all"  # noqa: E731
+    tokens = {}
+    for series, signal in (("prompt", "PromptTokensProcessed"), ("generated", "GenerationTokensProduced")):
+        line = reference.signal_rates(targets, grid, signal, whole).get("all")
+        if line is not None:
+            tokens[series] = line
+    check("token_throughput", tokens, "rate")
+    for panel_id, signal_name in (("inter_token_latency", "InterTokenSeconds"),
+                                  ("prefill_time", "PrefillSeconds"), ("decode_time", "DecodeSeconds")):
+        check(panel_id, reference.percentile_lines(targets, grid, signal_name) or {}, "percentile")
+    kv = {("replica", r.name): reference.gauge_line(t, grid, ("KvCacheUsage", None))
+          for r, t in zip(members, targets) if any(("KvCacheUsage", None) in s.gauges for s in t.good)}
+    if kv:
+        kv["avg"] = reference.gauge_sum(targets, grid, ("KvCacheUsage", None), average=True)
+    check("kv_cache_usage", kv, "gauge")
+    hits = reference.ratio_lines(targets, grid, "PrefixCacheHits", "PrefixCacheQueries", whole)
+    check("prefix_cache_hit_rate", {"hit_rate": hits["all"]} if hits else {}, "ratio")
+    preempted = reference.signal_rates(targets, grid, "Preemptions", whole)
+    check("preemptions", {"preemptions": preempted["all"]} if preempted else {}, "rate")
+    accepted = reference.ratio_lines(targets, grid, "SpecAcceptedTokens", "SpecDraftTokens", whole)
+    check("spec_decode_acceptance", {"acceptance": accepted["all"]} if accepted else {}, "ratio")
+    finished = reference.signal_rates(targets, grid, "FinishedRequests",
+                                      lambda number, reason: ("reason", reason))
+    check("finished_reasons", finished, "rate")
+
+
+def split_checks(check, members, targets, grid) -> None:
+    """The view split by model (`by_model=`): a line per model, named as the page labels it."""
+    model = lambda number, detail=None: ("model", members[number].model_name)  # noqa: E731
+    check("token_throughput", reference.signal_rates(targets, grid, "GenerationTokensProduced", model),
+          "rate")
+    # The API server's HTTP families beside vLLM's engine carry no model: the empty model.
+    check("inference_volume", reference.signal_rates(
+        targets, grid, "Requests",
+        lambda number, detail: ("model", "") if detail.endswith("xx") else model(number)), "rate")
+    for panel_id, signal_name in (("inter_token_latency", "InterTokenSeconds"),
+                                  ("prefill_time", "PrefillSeconds"), ("response_time", "EndToEndSeconds")):
+        lines = {}
+        for number, target in enumerate(targets):
+            own = reference.percentile_lines([target], grid, signal_name)
+            if own:
+                lines[model(number)] = own["p99"]
+        check(panel_id, lines, "percentile")
+    check("kv_cache_usage", {model(n): reference.gauge_line(t, grid, ("KvCacheUsage", None))
+                             for n, t in enumerate(targets)}, "gauge")
+    check("prefix_cache_hit_rate",
+          reference.ratio_lines(targets, grid, "PrefixCacheHits", "PrefixCacheQueries", model), "ratio")
+    check("preemptions", reference.signal_rates(targets, grid, "Preemptions", model), "rate")
+    check("finished_reasons", reference.signal_rates(targets, grid, "FinishedRequests", model), "rate")
+
+
+def companions(deployment, members, panels, times, asked_ms, rss, rows, examples) -> int:
     """Loopback replicas: inferscope's own CPU and memory readings, beside the page's process_*,
-    must have no gaps the companions cause and must count each process once."""
+    must have no gaps the companions cause and must count each process once. Returns the
+    points wrong."""
     engine = f"{members[0].engine} (host reader)"
+    wrong_all = 0
     for panel_id in ("cpu", "memory"):
         panel = panels.get(panel_id, {})
         lines = {series_key(s["id"]): s["points"] for s in panel.get("series", [])}
@@ -565,6 +675,8 @@ def companions(deployment, members, panels, times, asked_ms, rss, rows, examples
             wrong += 1
             examples.append(f"  {deployment} {panel_id}: no host readings at all")
         rows.append((engine, panel_id, checked, 0, wrong))
+        wrong_all += wrong
+    return wrong_all
 
 
 def same(have, want, kind: str) -> bool:

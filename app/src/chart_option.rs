@@ -567,16 +567,7 @@ mod marks_tests {
 
     #[test]
     fn marks_ride_on_a_series_of_their_own() {
-        let panel = Panel {
-            id: PanelId::Replicas,
-            series: Vec::new(),
-            top_bucket: None,
-            bounds: Vec::new(),
-            from_summaries: false,
-            above: Vec::new(),
-            by_model: false,
-            hints: Vec::new(),
-        };
+        let panel = Panel::empty(PanelId::Replicas);
         let marks = Marks {
             areas: vec![MarkSpan {
                 from_ms: 0,
@@ -632,12 +623,7 @@ mod tests {
                 .into_iter()
                 .map(|(id, points)| Series { id, points })
                 .collect(),
-            top_bucket: None,
-            bounds: Vec::new(),
-            from_summaries: false,
-            above: Vec::new(),
-            by_model: false,
-            hints: Vec::new(),
+            ..Panel::empty(id)
         }
     }
 

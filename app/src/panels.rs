@@ -947,11 +947,7 @@ mod tests {
                 })
                 .collect(),
             top_bucket: top,
-            bounds: Vec::new(),
-            from_summaries: false,
-            above: Vec::new(),
-            by_model: false,
-            hints: Vec::new(),
+            ..Panel::empty(id)
         }
     }
 

@@ -36,7 +36,14 @@ pub fn Toolbar(
                 location.pathname.get_untracked(),
                 filter_query(&next)
             );
-            navigate(&target, NavigateOptions::default());
+            // The page stays where it is: the charts in view follow the new filter.
+            navigate(
+                &target,
+                NavigateOptions {
+                    scroll: false,
+                    ..NavigateOptions::default()
+                },
+            );
         }
     };
 
@@ -188,7 +195,11 @@ pub fn Toolbar(
                 <span class="crumb-sep" aria-hidden="true">"/"</span>
                 <label class="picker">
                     <span class="picker-label">"Model"</span>
-                    <select name="model" on:change=on_model.clone()>
+                    <select
+                        name="model"
+                        title=move || filter.with(|f| f.model.clone().unwrap_or_else(|| "All models".to_owned()))
+                        on:change=on_model.clone()
+                    >
                         <option value="" selected=move || filter.with(|f| f.model.is_none())>
                             "All"
                         </option>

@@ -52,7 +52,14 @@ pub fn Dashboard() -> impl IntoView {
             location.pathname.get_untracked(),
             filter_query(&next)
         );
-        navigate(&target, NavigateOptions::default());
+        // A card's switch or a drag on a chart far down the page keeps the page where it is.
+        navigate(
+            &target,
+            NavigateOptions {
+                scroll: false,
+                ..NavigateOptions::default()
+            },
+        );
     });
     let on_split = Callback::new(move |panel: PanelId| {
         let mut next = filter.get_untracked();

@@ -63,12 +63,7 @@ pub fn family_panel(view: &FamilyView) -> Panel {
                 }
             })
             .collect(),
-        top_bucket: None,
-        bounds: Vec::new(),
-        from_summaries: false,
-        above: Vec::new(),
-        by_model: false,
-        hints: Vec::new(),
+        ..Panel::empty(PanelId::ConcurrentRequests)
     }
 }
 

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::api::load_targets;
 use crate::format;
-use crate::wire::TargetHealth;
+use crate::wire::{Lookalike, TargetHealth};
 
 /// `HH:MM:SS UTC` of a Unix-milliseconds time (the same on server and browser).
 fn utc_time(ms: i64) -> String {
@@ -31,6 +31,28 @@ fn sorted(mut targets: Vec<TargetHealth>) -> Vec<TargetHealth> {
     targets
 }
 
+/// Every target's lookalike families, named by the target (`deployment/replica · URL`).
+fn lookalike_rows(targets: &[TargetHealth]) -> Vec<(String, Lookalike)> {
+    sorted(targets.to_vec())
+        .into_iter()
+        .flat_map(|target| {
+            let replica = if target.replica.is_empty() {
+                "(deployment)"
+            } else {
+                target.replica.as_str()
+            };
+            let name = format!(
+                "{}/{}/{} · {}",
+                target.environment, target.deployment, replica, target.url
+            );
+            target
+                .lookalikes
+                .into_iter()
+                .map(move |lookalike| (name.clone(), lookalike))
+        })
+        .collect()
+}
+
 /// The targets page.
 #[component]
 pub fn TargetsPage() -> impl IntoView {
@@ -54,7 +76,9 @@ pub fn TargetsPage() -> impl IntoView {
                     Ok(list) => {
                         let up = list.iter().filter(|t| t.up).count();
                         let down = list.len() - up;
-                        let summary = format!("{} targets · {up} up · {down} down", list.len());
+                        let noun = if list.len() == 1 { "target" } else { "targets" };
+                        let summary = format!("{} {noun} · {up} up · {down} down", list.len());
+                        let lookalikes = lookalike_rows(&list);
                         view! {
                             <section class="card targets">
                                 <p class="now" data-up=up data-down=down>{summary}</p>
@@ -101,6 +125,53 @@ pub fn TargetsPage() -> impl IntoView {
                                     </tbody>
                                 </table>
                             </section>
+                            <Show when={
+                                let any = !lookalikes.is_empty();
+                                move || any
+                            }>
+                                <section class="card targets lookalikes">
+                                    <h2>"Families under another name"</h2>
+                                    <p class="card-note">
+                                        "These look like a signal inferscope reads, under another name or as an \
+                                         engine's own average; the panels they would feed stay empty until the \
+                                         exporter writes the name inferscope reads."
+                                    </p>
+                                    <table class="target-table">
+                                        <thead>
+                                            <tr>
+                                                <th>"Target"</th>
+                                                <th>"Found"</th>
+                                                <th>"inferscope reads"</th>
+                                                <th>"Why"</th>
+                                                <th>"Panels"</th>
+                                            </tr>
+                                        </thead>
+                                        <tbody>
+                                            {lookalikes
+                                                .clone()
+                                                .into_iter()
+                                                .map(|(target, lookalike)| {
+                                                    let panels = lookalike
+                                                        .panels
+                                                        .iter()
+                                                        .map(|id| crate::panels::spec(*id).title)
+                                                        .collect::<Vec<_>>()
+                                                        .join(", ");
+                                                    view! {
+                                                        <tr class="lookalike-row">
+                                                            <td>{target}</td>
+                                                            <td><code>{lookalike.found}</code></td>
+                                                            <td><code>{lookalike.expected}</code></td>
+                                                            <td>{lookalike.why}</td>
+                                                            <td>{panels}</td>
+                                                        </tr>
+                                                    }
+                                                })
+                                                .collect_view()}
+                                        </tbody>
+                                    </table>
+                                </section>
+                            </Show>
                         }
                         .into_any()
                     }

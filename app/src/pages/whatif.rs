@@ -46,12 +46,7 @@ pub fn comparison(id: PanelId, lines: [(SeriesId, &[Point]); 3]) -> Panel {
                 points: points.to_vec(),
             })
             .collect(),
-        top_bucket: None,
-        bounds: Vec::new(),
-        from_summaries: false,
-        above: Vec::new(),
-        by_model: false,
-        hints: Vec::new(),
+        ..Panel::empty(id)
     }
 }
 

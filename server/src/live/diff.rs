@@ -141,14 +141,8 @@ mod tests {
 
     fn panel(id: PanelId, series: Vec<Series>) -> Panel {
         Panel {
-            id,
             series,
-            top_bucket: None,
-            bounds: Vec::new(),
-            from_summaries: false,
-            above: Vec::new(),
-            by_model: false,
-            hints: Vec::new(),
+            ..Panel::empty(id)
         }
     }
 

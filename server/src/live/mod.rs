@@ -198,7 +198,8 @@ fn encode(message: &ServerMessage) -> Option<Frame> {
 pub fn normalise(mut filter: Filter) -> Filter {
     filter.environment = filter.environment.filter(|name| !name.is_empty());
     filter.deployment = filter.deployment.filter(|name| !name.is_empty());
-    for panels in [&mut filter.split, &mut filter.panels] {
+    filter.model = filter.model.filter(|name| !name.is_empty());
+    for panels in [&mut filter.split, &mut filter.by_model, &mut filter.panels] {
         panels.sort();
         panels.dedup();
     }

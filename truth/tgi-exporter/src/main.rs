@@ -94,6 +94,16 @@ fn apply(plan: &Value) -> u16 {
             metrics::histogram!("tgi_request_queue_duration").record(number(plan, "queue"));
             metrics::histogram!("tgi_request_inference_duration").record(number(plan, "inference"));
             metrics::histogram!("tgi_request_generated_tokens").record(number(plan, "gen_tokens"));
+            // `time_per_token = inference_time / generated_tokens` (a Duration over a u32).
+            let generated = plan
+                .get("gen_tokens")
+                .and_then(Value::as_u64)
+                .and_then(|tokens| u32::try_from(tokens).ok())
+                .unwrap_or(1)
+                .max(1);
+            let inference = Duration::from_secs_f64(number(plan, "inference").max(0.0));
+            metrics::histogram!("tgi_request_mean_time_per_token_duration")
+                .record((inference / generated).as_secs_f64());
         }
         err => {
             metrics::counter!("tgi_request_failure", "err" => err.to_owned()).increment(1);
