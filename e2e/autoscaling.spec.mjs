@@ -5,6 +5,7 @@
 import { test, expect } from '@playwright/test';
 import { mkdirSync } from 'node:fs';
 import { BINARY, HOST, startServer } from './server.mjs';
+import { repeatedAxisLabels, visitCharts } from './axes.mjs';
 
 const SHOTS = 'target/e2e';
 mkdirSync(SHOTS, { recursive: true });
@@ -75,6 +76,13 @@ test('a thrash scenario is diagnosed live, with its evidence on the replicas cha
   await page.setViewportSize({ width: 1024, height: 768 });
   await page.waitForTimeout(300);
   await page.screenshot({ path: `${SHOTS}/autoscaling-laptop.png` });
+  // The scenario's small values (a fraction of a core, milliseconds): no axis repeats a label,
+  // at laptop width and at 1440 px.
+  for (const width of [1024, 1440]) {
+    await page.setViewportSize({ width, height: 900 });
+    await visitCharts(page);
+    expect(await repeatedAxisLabels(page), `axis labels at ${width} px`).toEqual([]);
+  }
 });
 
 test('the range replays with a longer scale-down delay: fewer scale events', async ({ page }) => {

@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HOST, startServer } from './server.mjs';
+import { repeatedAxisLabels, visitCharts } from './axes.mjs';
 
 const BASE = process.env.INFERSCOPE_URL ?? 'http://127.0.0.1:3000';
 const SHOTS = 'target/e2e';
@@ -155,6 +156,12 @@ test('the demo fills every LLM card, and the Model menu narrows the page to one 
       return LLM_CHARTS.every((key) => stats[key].points > 0);
     }, { timeout: 60_000 })
     .toBe(true);
+  // No axis on the page repeats a label, at 1440 px and at laptop width.
+  for (const width of [1024, 1440]) {
+    await page.setViewportSize({ width, height: 900 });
+    await visitCharts(page);
+    expect(await repeatedAxisLabels(page), `axis labels at ${width} px`).toEqual([]);
+  }
   // Every card drawn with the newest data, then the page from the top (the bar is sticky).
   for (const key of LLM_CHARTS) {
     await card(key).scrollIntoViewIfNeeded();

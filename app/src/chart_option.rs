@@ -87,12 +87,39 @@ fn formatter_body(unit: Unit) -> &'static str {
     }
 }
 
-/// Axis tick labels: units where the axis has no name above it, bare numbers elsewhere.
-fn axis_formatter_body(unit: Unit) -> &'static str {
+/// Axis tick labels: units where the axis has no name above it, bare numbers elsewhere, with
+/// as many decimals as the ticks' spacing needs (an axis up to `max`), so that no two
+/// neighbouring labels read the same (`0.002, 0.004`, not `0, 0.01`).
+fn axis_formatter_body(unit: Unit, max: f64) -> String {
     match unit {
-        Unit::Seconds | Unit::Bytes | Unit::Ratio => formatter_body(unit),
-        _ => "return (+v.toFixed(2)).toLocaleString();",
+        // Bytes and ratios have axes of their own (powers of 1024, quarters).
+        Unit::Bytes | Unit::Ratio => formatter_body(unit).to_owned(),
+        Unit::Seconds => format!(
+            "if (v == null || isNaN(v)) return '–'; \
+             if (v === 0) return '0'; \
+             if (v < 1) return (+(v * 1000).toFixed({ms})) + ' ms'; \
+             return (+v.toFixed({s})) + ' s';",
+            ms = axis_decimals(max * 1000.0),
+            s = axis_decimals(max),
+        ),
+        _ => format!(
+            "return (+v.toFixed({d})).toLocaleString(undefined, {{maximumFractionDigits: {d}}});",
+            d = axis_decimals(max),
+        ),
     }
+}
+
+/// Decimals that tell apart the ticks of a value axis from 0 to `max`: ECharts spaces its
+/// four splits at a round interval (1, 2, 3 or 5 × 10ⁿ, rounded to the nearest), never less
+/// than two thirds of `max / 4`; one decimal finer than that spacing's order is enough. With
+/// nothing above zero ECharts draws 0 to 1.
+pub fn axis_decimals(max: f64) -> usize {
+    let max = if max > 0.0 { max } else { 1.0 };
+    let spacing = max / 4.0 / 1.5;
+    if !(spacing > 0.0 && spacing.is_finite()) {
+        return 0;
+    }
+    (-spacing.log10()).ceil().clamp(0.0, 6.0) as usize
 }
 
 /// A tooltip for percentile panels: each value with the histogram bucket it lies in, and
@@ -387,61 +414,61 @@ pub fn chart(
         legend = legend.type_(LegendType::Scroll).left(60);
     }
     legend = legend.data(labels.iter().map(String::as_str).collect::<Vec<_>>());
-    let mut chart = Chart::new()
-        .animation(false)
-        .grid(Grid::new().left(52).right(14).top(30).bottom(24))
-        .legend(legend)
-        .tooltip(tooltip)
-        // The drag-to-zoom tool, switched on by the page; its icons are drawn at size 0 (the
-        // tool does nothing while the toolbox is hidden).
-        .toolbox(
-            Toolbox::new()
-                .show(true)
-                .feature(Feature::new().data_zoom(ToolboxDataZoom::new().y_axis_index("none"))),
-        )
-        .x_axis(
-            Axis::new()
-                .type_(AxisType::Time)
-                .min(start_ms)
-                .max(end_ms)
-                .split_number(5)
-                .axis_label(AxisLabel::new().color(colors.text).font_size(11))
-                .axis_line(AxisLine::new().show(false))
-                .axis_tick(AxisTick::new().show(false))
-                .split_line(SplitLine::new().show(false)),
-        )
-        .y_axis({
-            let axis = Axis::new();
-            // Whole things (replicas, requests) have no half ticks.
-            let axis = if matches!(spec.unit, Unit::Replicas | Unit::Requests) {
-                axis.min_interval(1.0)
-            } else {
-                axis
-            };
-            let axis = if spec.unit == Unit::Ratio {
-                axis.max(1).interval(0.25)
-            } else if spec.unit == Unit::Bytes
-                && let Some((interval, max)) = byte_axis(drawn_max(panel))
-            {
-                // ECharts picks decimal ticks; bytes read better on powers of 1024.
-                axis.interval(interval).max(max)
-            } else {
-                axis
-            };
-            axis.type_(AxisType::Value)
-                .name(spec.unit.axis_label())
-                .name_text_style(small_text(colors.text))
-                .name_gap(10)
-                .min(0)
-                .split_number(4)
-                .axis_label(
-                    AxisLabel::new()
-                        .color(colors.text)
-                        .font_size(11)
-                        .formatter(compiled("v", axis_formatter_body(spec.unit))),
-                )
-                .split_line(SplitLine::new().line_style(LineStyle::new().color(colors.grid_line)))
-        });
+    let mut chart =
+        Chart::new()
+            .animation(false)
+            .grid(Grid::new().left(52).right(14).top(30).bottom(24))
+            .legend(legend)
+            .tooltip(tooltip)
+            // The drag-to-zoom tool, switched on by the page; its icons are drawn at size 0 (the
+            // tool does nothing while the toolbox is hidden).
+            .toolbox(
+                Toolbox::new()
+                    .show(true)
+                    .feature(Feature::new().data_zoom(ToolboxDataZoom::new().y_axis_index("none"))),
+            )
+            .x_axis(
+                Axis::new()
+                    .type_(AxisType::Time)
+                    .min(start_ms)
+                    .max(end_ms)
+                    .split_number(5)
+                    .axis_label(AxisLabel::new().color(colors.text).font_size(11))
+                    .axis_line(AxisLine::new().show(false))
+                    .axis_tick(AxisTick::new().show(false))
+                    .split_line(SplitLine::new().show(false)),
+            )
+            .y_axis({
+                let axis = Axis::new();
+                // Whole things (replicas, requests) have no half ticks.
+                let axis = if matches!(spec.unit, Unit::Replicas | Unit::Requests) {
+                    axis.min_interval(1.0)
+                } else {
+                    axis
+                };
+                let axis = if spec.unit == Unit::Ratio {
+                    axis.max(1).interval(0.25)
+                } else if spec.unit == Unit::Bytes
+                    && let Some((interval, max)) = byte_axis(drawn_max(panel))
+                {
+                    // ECharts picks decimal ticks; bytes read better on powers of 1024.
+                    axis.interval(interval).max(max)
+                } else {
+                    axis
+                };
+                axis.type_(AxisType::Value)
+                    .name(spec.unit.axis_label())
+                    .name_text_style(small_text(colors.text))
+                    .name_gap(10)
+                    .min(0)
+                    .split_number(4)
+                    .axis_label(AxisLabel::new().color(colors.text).font_size(11).formatter(
+                        compiled("v", &axis_formatter_body(spec.unit, drawn_max(panel))),
+                    ))
+                    .split_line(
+                        SplitLine::new().line_style(LineStyle::new().color(colors.grid_line)),
+                    )
+            });
     // Drawn in reverse for percentiles so p99 (darkest, thickest) is on top.
     let mut series: Vec<_> = panel.series.iter().collect();
     if spec.shape == Shape::Lines {
@@ -625,6 +652,45 @@ mod tests {
                 .collect(),
             ..Panel::empty(id)
         }
+    }
+
+    /// ECharts' interval for a value axis (`numberUtil.nice(extent / splitNumber, true)` in
+    /// its `IntervalScale`): the rough interval rounded to 1, 2, 3, 5 or 10 × 10ⁿ.
+    fn echarts_interval(max: f64, splits: f64) -> f64 {
+        let rough = max / splits;
+        let exponent = rough.log10().floor();
+        let power = 10f64.powf(exponent);
+        let fraction = rough / power;
+        let nice = match fraction {
+            f if f < 1.5 => 1.0,
+            f if f < 2.5 => 2.0,
+            f if f < 4.0 => 3.0,
+            f if f < 7.0 => 5.0,
+            _ => 10.0,
+        };
+        nice * power
+    }
+
+    #[test]
+    fn neighbouring_axis_ticks_never_print_the_same() {
+        // Small, large and in-between axis tops, as a CPU, latency or rate axis meets them.
+        let mut max = 0.000_37;
+        while max < 2.0e6 {
+            let interval = echarts_interval(max, 4.0);
+            let decimals = axis_decimals(max);
+            let labels: Vec<String> = (0..=6)
+                .map(|k| format!("{:.decimals$}", f64::from(k) * interval))
+                .collect();
+            for pair in labels.windows(2) {
+                assert_ne!(pair[0], pair[1], "axis up to {max}: ticks every {interval}");
+            }
+            max *= 1.17;
+        }
+        // What the thrash-prone CPU axis showed as "0.01, 0.01, 0.01, 0.01, 0, 0".
+        assert_eq!(axis_decimals(0.008), 3);
+        assert_eq!(axis_decimals(12.0), 0);
+        // A line at zero (no preemptions): ECharts' axis runs 0, 0.3, … 1.2.
+        assert_eq!(axis_decimals(0.0), 1);
     }
 
     #[test]

@@ -7,7 +7,12 @@ pub fn seconds(value: f64) -> String {
     }
     if value < 1.0 {
         let ms = value * 1000.0;
-        if ms < 10.0 {
+        if ms == 0.0 {
+            "0 ms".into()
+        } else if ms.abs() < 1.0 {
+            // Two significant digits: 0.042 ms, not 0.0 ms.
+            format!("{} ms", small(ms))
+        } else if ms < 10.0 {
             format!("{ms:.1} ms")
         } else {
             format!("{ms:.0} ms")
@@ -30,7 +35,7 @@ pub fn number(value: f64) -> String {
     if magnitude == 0.0 {
         "0".into()
     } else if magnitude < 1.0 {
-        format!("{value:.2}")
+        small(value)
     } else if magnitude < 10.0 {
         let text = format!("{value:.1}");
         text.strip_suffix(".0").map_or(text.clone(), str::to_owned)
@@ -67,13 +72,25 @@ pub fn percent(ratio: f64) -> String {
     let percent = ratio * 100.0;
     if percent == 0.0 {
         "0%".into()
-    } else if percent < 1.0 {
-        format!("{percent:.2}%")
+    } else if percent.abs() < 1.0 {
+        format!("{}%", small(percent))
     } else if percent < 10.0 {
         format!("{percent:.1}%")
     } else {
         format!("{percent:.0}%")
     }
+}
+
+/// A value below one with two significant digits (`0.46`, `0.042`, `0.0042`), at most six
+/// decimals: small values stay told apart (CPU of an idle replica is not `0.00`).
+fn small(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude < 0.000_000_5 {
+        return "0".into();
+    }
+    // 0.1–1 has two decimals, 0.01–0.1 three, and so on.
+    let decimals = (1.0 - magnitude.log10().floor()).clamp(2.0, 6.0) as usize;
+    format!("{value:.decimals$}")
 }
 
 fn group_thousands(value: i64) -> String {
@@ -145,6 +162,13 @@ mod tests {
     fn numbers_rates_and_percentages() {
         assert_eq!(number(0.0), "0");
         assert_eq!(number(0.456), "0.46");
+        // Small values keep two significant digits, so neighbours stay apart.
+        assert_eq!(number(0.0042), "0.0042");
+        assert_eq!(number(0.0089), "0.0089");
+        assert_eq!(number(0.042), "0.042");
+        assert_eq!(number(0.000_000_1), "0");
+        assert_eq!(seconds(0.000_042), "0.042 ms");
+        assert_eq!(percent(0.000_031), "0.0031%");
         assert_eq!(number(3.0), "3");
         assert_eq!(number(3.26), "3.3");
         assert_eq!(number(4200.4), "4,200");
