@@ -409,37 +409,12 @@ def in_window(t_point: int, t: float, width: int) -> bool:
 
 def rate_lines(targets: list[Target], grid: Grid) -> dict[str | None, list[float | None]]:
     """Rates per Requests detail, summed over targets."""
-    lines: dict[str | None, list[float | None]] = {}
-    times = grid.times()
-    for target in targets:
-        details = {d for s in target.good for (sig, d) in s.counters if sig == "Requests"}
-        for detail in details:
-            line = lines.setdefault(detail, [None] * len(times))
-            for index, t in enumerate(times):
-                scrapes = [s for s in target.good if in_window(t, s.t, grid.window)]
-                covered = sum(s.covered for s in scrapes if s.covered is not None)
-                points = [s.counters[("Requests", detail)] for s in scrapes
-                          if ("Requests", detail) in s.counters]
-                if not points or covered <= 0:
-                    continue
-                line[index] = (line[index] or 0.0) + max(sum(points), 0.0) / covered
-    return lines
+    return signal_rates(targets, grid, "Requests", lambda number, detail: detail)
 
 
 def counter_rate(targets: list[Target], grid: Grid, signal: str) -> dict[int, list[float | None]]:
     """A counter signal's rate per target (CPU cores per replica)."""
-    out = {}
-    times = grid.times()
-    for number, target in enumerate(targets):
-        line: list[float | None] = [None] * len(times)
-        for index, t in enumerate(times):
-            scrapes = [s for s in target.good if in_window(t, s.t, grid.window)]
-            covered = sum(s.covered for s in scrapes if s.covered is not None)
-            points = [s.counters[(signal, None)] for s in scrapes if (signal, None) in s.counters]
-            if points and covered > 0:
-                line[index] = max(sum(points), 0.0) / covered
-        out[number] = line
-    return out
+    return signal_rates(targets, grid, signal, lambda number, detail: number)
 
 
 def volume(targets: list[Target], grid: Grid) -> dict[Any, list[float | None]]:

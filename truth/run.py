@@ -470,7 +470,8 @@ def compare(replicas: list[Replica], views: dict, asked_ms: float, rss: dict) ->
         scrape_times = sorted(s.t for t in targets for s in t.good) + sorted(
             f for t in targets for f in t.failed)
         down = [span for r in members for span in r.down]
-        engine = members[0].engine if not variant else f"{members[0].engine} {variant[:24]}"
+        kind = members[0].engine
+        engine = kind if not variant else f"{kind} {variant[:24]}"  # the rows' label
         panels = {p["id"]: p for p in view["panels"]}
 
         def ambiguous(t: int, width: int) -> bool:
@@ -542,7 +543,7 @@ def compare(replicas: list[Replica], views: dict, asked_ms: float, rss: dict) ->
         if concurrent or panels.get("concurrent_requests", {}).get("series"):
             check("concurrent_requests", concurrent, "gauge")
         kv = reference.gauge_sum(targets, grid, ("KvCacheUsage", None), average=True)
-        if engine == "triton":
+        if kind == "triton":
             gpu = "GPU-2bd1a2a8-5f6b-4bd0-b2a8-0e2f7a3c9d10"
             util = reference.gauge_sum(targets, grid, ("GpuUtilization", "GPU"))
             check("gpu_usage", {("gpu", gpu): util, "avg": util}, "gauge")
@@ -552,12 +553,12 @@ def compare(replicas: list[Replica], views: dict, asked_ms: float, rss: dict) ->
         elif kv:
             check("gpu_usage", {"kv_cache": kv}, "gauge")
         llm_checks(check, members, targets, grid)
-        if engine == "node":
+        if kind == "node":
             cpu = reference.counter_rate(targets, grid, "CpuSeconds")[0]
             check("cpu", {("replica", "n0"): cpu, "avg": cpu}, "rate")
             memory = reference.gauge_sum(targets, grid, ("MemoryWorkingSetBytes", None))
             check("memory", {("replica", "n0"): memory, "avg": memory}, "gauge")
-        elif members[0].engine in ("vllm", "sglang", "fastapi"):
+        elif kind in ("vllm", "sglang", "fastapi"):
             wrong_total += companions(deployment, members, panels, times, asked_ms, rss, rows, examples)
         if variant.startswith("model="):
             # Replicas that serve other models are not in this model's view at all.

@@ -414,61 +414,63 @@ pub fn chart(
         legend = legend.type_(LegendType::Scroll).left(60);
     }
     legend = legend.data(labels.iter().map(String::as_str).collect::<Vec<_>>());
-    let mut chart =
-        Chart::new()
-            .animation(false)
-            .grid(Grid::new().left(52).right(14).top(30).bottom(24))
-            .legend(legend)
-            .tooltip(tooltip)
-            // The drag-to-zoom tool, switched on by the page; its icons are drawn at size 0 (the
-            // tool does nothing while the toolbox is hidden).
-            .toolbox(
-                Toolbox::new()
-                    .show(true)
-                    .feature(Feature::new().data_zoom(ToolboxDataZoom::new().y_axis_index("none"))),
-            )
-            .x_axis(
-                Axis::new()
-                    .type_(AxisType::Time)
-                    .min(start_ms)
-                    .max(end_ms)
-                    .split_number(5)
-                    .axis_label(AxisLabel::new().color(colors.text).font_size(11))
-                    .axis_line(AxisLine::new().show(false))
-                    .axis_tick(AxisTick::new().show(false))
-                    .split_line(SplitLine::new().show(false)),
-            )
-            .y_axis({
-                let axis = Axis::new();
-                // Whole things (replicas, requests) have no half ticks.
-                let axis = if matches!(spec.unit, Unit::Replicas | Unit::Requests) {
-                    axis.min_interval(1.0)
-                } else {
-                    axis
-                };
-                let axis = if spec.unit == Unit::Ratio {
-                    axis.max(1).interval(0.25)
-                } else if spec.unit == Unit::Bytes
-                    && let Some((interval, max)) = byte_axis(drawn_max(panel))
-                {
-                    // ECharts picks decimal ticks; bytes read better on powers of 1024.
-                    axis.interval(interval).max(max)
-                } else {
-                    axis
-                };
-                axis.type_(AxisType::Value)
-                    .name(spec.unit.axis_label())
-                    .name_text_style(small_text(colors.text))
-                    .name_gap(10)
-                    .min(0)
-                    .split_number(4)
-                    .axis_label(AxisLabel::new().color(colors.text).font_size(11).formatter(
-                        compiled("v", &axis_formatter_body(spec.unit, drawn_max(panel))),
-                    ))
-                    .split_line(
-                        SplitLine::new().line_style(LineStyle::new().color(colors.grid_line)),
-                    )
-            });
+    // The top of the drawn values: byte ticks and label decimals follow it.
+    let max = drawn_max(panel);
+    let mut chart = Chart::new()
+        .animation(false)
+        .grid(Grid::new().left(52).right(14).top(30).bottom(24))
+        .legend(legend)
+        .tooltip(tooltip)
+        // The drag-to-zoom tool, switched on by the page; its icons are drawn at size 0 (the
+        // tool does nothing while the toolbox is hidden).
+        .toolbox(
+            Toolbox::new()
+                .show(true)
+                .feature(Feature::new().data_zoom(ToolboxDataZoom::new().y_axis_index("none"))),
+        )
+        .x_axis(
+            Axis::new()
+                .type_(AxisType::Time)
+                .min(start_ms)
+                .max(end_ms)
+                .split_number(5)
+                .axis_label(AxisLabel::new().color(colors.text).font_size(11))
+                .axis_line(AxisLine::new().show(false))
+                .axis_tick(AxisTick::new().show(false))
+                .split_line(SplitLine::new().show(false)),
+        )
+        .y_axis({
+            let axis = Axis::new();
+            // Whole things (replicas, requests) have no half ticks.
+            let axis = if matches!(spec.unit, Unit::Replicas | Unit::Requests) {
+                axis.min_interval(1.0)
+            } else {
+                axis
+            };
+            let axis = if spec.unit == Unit::Ratio {
+                axis.max(1).interval(0.25)
+            } else if spec.unit == Unit::Bytes
+                && let Some((interval, top)) = byte_axis(max)
+            {
+                // ECharts picks decimal ticks; bytes read better on powers of 1024.
+                axis.interval(interval).max(top)
+            } else {
+                axis
+            };
+            axis.type_(AxisType::Value)
+                .name(spec.unit.axis_label())
+                .name_text_style(small_text(colors.text))
+                .name_gap(10)
+                .min(0)
+                .split_number(4)
+                .axis_label(
+                    AxisLabel::new()
+                        .color(colors.text)
+                        .font_size(11)
+                        .formatter(compiled("v", &axis_formatter_body(spec.unit, max))),
+                )
+                .split_line(SplitLine::new().line_style(LineStyle::new().color(colors.grid_line)))
+        });
     // Drawn in reverse for percentiles so p99 (darkest, thickest) is on top.
     let mut series: Vec<_> = panel.series.iter().collect();
     if spec.shape == Shape::Lines {
