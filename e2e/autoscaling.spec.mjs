@@ -61,6 +61,50 @@ test('a thrash scenario is diagnosed live, with its evidence on the replicas cha
   expect(marks.areas).toBeGreaterThanOrEqual(3);
   expect(marks.lines).toBeGreaterThanOrEqual(3);
   expect(Number(await page.locator('[data-card="replicas"]').getAttribute('data-evidence'))).toBeGreaterThanOrEqual(3);
+  // Each scale event is a marker on the replicas line, at the count it reached; concurrent
+  // requests carries the autoscaler's target: concurrency target × utilisation × active replicas.
+  const guides = await page.evaluate(() => {
+    const series = (id) => window.echarts.getInstanceByDom(document.getElementById(id)).getOption().series;
+    const replicas = series('chart-replicas');
+    const active = replicas.find((s) => s.name === 'active');
+    const starting = replicas.find((s) => s.name === 'starting');
+    const markers = (name) => replicas.find((s) => s.name === name && s.type === 'scatter')?.data ?? [];
+    const concurrent = series('chart-concurrent_requests');
+    const target = concurrent.find((s) => s.name.startsWith('target ('));
+    return {
+      active: active?.data ?? [],
+      starting: starting?.data ?? [],
+      up: markers('scale up'),
+      down: markers('scale down'),
+      target: target ? { name: target.name, dashed: target.lineStyle?.type, data: target.data } : null,
+    };
+  });
+  expect(guides.up.length).toBeGreaterThanOrEqual(2);
+  expect(guides.down.length).toBeGreaterThanOrEqual(2);
+  // A marker stands at the count the autoscaler asked for: the replicas active and starting
+  // reach it within a few seconds of the event (scaled ten times faster than real time).
+  const startingAt = new Map(guides.starting.map(([t, v]) => [t, v ?? 0]));
+  const asked = guides.active
+    .filter(([, v]) => v !== null)
+    .map(([t, v]) => [t, v + (startingAt.get(t) ?? 0)]);
+  for (const [at, to] of [...guides.up, ...guides.down]) {
+    const near = asked.filter(([t]) => t >= at - 3_000 && t <= at + 10_000).map(([, v]) => v);
+    expect(near, `replicas near the scale event to ${to} at ${at}`).toContain(to);
+  }
+  expect(guides.target, 'a target line on concurrent requests').not.toBeNull();
+  expect(guides.target.dashed).toBe('dashed');
+  // The scenario's settings (the settings note): the target per replica times the active count.
+  const [, concurrency, utilisation] = guides.target.name.match(/target \(([\d.]+) × ([\d.]+)% per replica\)/);
+  const per = (Number(concurrency) * Number(utilisation)) / 100;
+  const activeAt = new Map(guides.active.map(([t, v]) => [t, v]));
+  let compared = 0;
+  for (const [t, v] of guides.target.data) {
+    const replicas = activeAt.get(t);
+    if (v === null || replicas === null || replicas === undefined) continue;
+    expect(v).toBeCloseTo(replicas * per, 6);
+    compared += 1;
+  }
+  expect(compared).toBeGreaterThan(10);
   // The pointer off the charts (no tooltip in the pictures).
   await page.mouse.move(0, 0);
   await page.evaluate(() => window.scrollTo(0, 0));

@@ -38,11 +38,19 @@ window.addEventListener('message', (event) => {
 </script></body></html>`;
 }
 
+// A console page with an iframe snippet pasted in as it is (what the Share dialog hands out).
+function pastedPage(snippet) {
+  return `<!DOCTYPE html><html><head><meta charset="utf-8"><title>Console</title></head>
+<body style="margin:0;font:14px system-ui"><header style="padding:10px 16px">Platform console</header>
+${snippet}</body></html>`;
+}
+
 function serveParent(port) {
   const server = http.createServer((request, response) => {
     const url = new URL(request.url, `http://${HOST}:${port}`);
     response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    response.end(parentPage(url.searchParams.get('src') ?? 'about:blank'));
+    const snippet = url.searchParams.get('snippet');
+    response.end(snippet ? pastedPage(snippet) : parentPage(url.searchParams.get('src') ?? 'about:blank'));
   });
   return new Promise((resolve) => server.listen(port, HOST, () => resolve(server)));
 }
@@ -184,4 +192,93 @@ test('an expired link and a link for another deployment show the reason and no d
   // The refusal page never carries the token back.
   const html = await (await fetch(DASHBOARD + retargeted)).text();
   expect(html).not.toContain(other.token);
+});
+
+// The Share / Embed dialog, as an operator uses it: the page opened from a full-page link for
+// the whole fleet, two panels chosen, the dark theme, an admin token pasted. The link it hands
+// out must work for someone else (a fresh browser context, no cookie) and as the pasted iframe in
+// a console.
+test('the Share dialog mints a link that works in a fresh browser and as a pasted iframe', async ({ page, browser }) => {
+  const viewer = await mint({ ttl_s: 3600, page: true });
+  expect(viewer.path).not.toContain('embed=1');
+  await page.goto(`${DASHBOARD}/?environment=production&deployment=chat-llm&range=15m&token=${viewer.token}`);
+  await expect(page.locator('section.card[data-card="replicas"]')).toBeVisible();
+  await page.click('button.share-button');
+  const dialog = page.locator('.share-dialog');
+  await expect(dialog).toBeVisible();
+  // Today's view is preselected: this deployment, every card.
+  const chosen = await dialog.locator('select[name="share-deployment"] option:checked').innerText();
+  expect(chosen).toBe('production / chat-llm');
+  const boxes = dialog.locator('input[name="share-panel"]');
+  expect(await boxes.count()).toBeGreaterThan(4);
+  for (const box of await boxes.all()) expect(await box.isChecked()).toBe(true);
+  // Two panels, dark, one hour.
+  await dialog.locator('.panel-quick button', { hasText: 'None' }).click();
+  await dialog.locator('input[name="share-panel"][value="inference_volume"]').check();
+  await dialog.locator('input[name="share-panel"][value="response_time"]').check();
+  await dialog.locator('select[name="share-theme"]').selectOption('dark');
+  await dialog.locator('select[name="share-ttl"]').selectOption('3600');
+  // Without a token the dialog says what to do and mints nothing.
+  await dialog.locator('button[type="submit"]').click();
+  await expect(dialog.locator('[role="alert"]')).toContainText('inferscope link --admin');
+  // A scoped (non-admin) token is refused with the server's reason.
+  const scoped = await mint({ ...CHAT, ttl_s: 600 });
+  await dialog.locator('input[name="share-admin"]').fill(scoped.token);
+  await dialog.locator('button[type="submit"]').click();
+  await expect(dialog.locator('[role="alert"]')).toContainText(/admin/);
+  await expect(dialog.locator('#share-link')).toHaveCount(0);
+  await dialog.locator('input[name="share-admin"]').fill(admin);
+  await dialog.locator('button[type="submit"]').click();
+  const linkField = dialog.locator('#share-link');
+  await expect(linkField).toBeVisible({ timeout: 15_000 });
+  const url = await linkField.inputValue();
+  const snippet = await dialog.locator('#share-iframe').inputValue();
+  await expect(dialog.locator('.expiry')).toContainText(/expires \d{4}-\d{2}-\d{2} \d{2}:\d{2}/);
+  expect(url.startsWith(`${DASHBOARD}/?`)).toBe(true);
+  const params = new URL(url).searchParams;
+  expect(params.get('deployment')).toBe('chat-llm');
+  expect(params.get('environment')).toBe('production');
+  // The Response time card's tabs come with it: inference time, time to first byte, engine queue.
+  expect(params.get('panels')).toBe(
+    'inference_volume,response_time,inference_time,time_to_first_byte,engine_queue_time',
+  );
+  expect(params.get('range')).toBe('15m');
+  expect(params.get('embed')).toBe('1');
+  expect(params.get('theme')).toBe('dark');
+  expect(params.get('token')).not.toBe(admin);
+  expect(snippet).toContain(`src="${url.replaceAll('&', '&amp;')}"`);
+  await page.screenshot({ path: `${SHOTS}/share-dialog.png` });
+  // The minted token is limited to what was chosen, for about an hour.
+  const claims = JSON.parse(Buffer.from(params.get('token').split('.')[1], 'base64url').toString());
+  expect(claims.d).toBe('chat-llm');
+  expect(claims.a).toBeUndefined();
+  const lifetime = claims.x - Date.now() / 1000;
+  expect(lifetime).toBeGreaterThan(3500);
+  expect(lifetime).toBeLessThanOrEqual(3600);
+  await page.keyboard.press('Escape');
+  await expect(dialog).toHaveCount(0);
+
+  // Someone else, in a fresh browser: the two panels, dark, live; no toolbar.
+  const other = await browser.newContext();
+  const fresh = await other.newPage();
+  await fresh.goto(url);
+  await expect(fresh.locator('section.card')).toHaveCount(2);
+  await expect(fresh.locator('section.card[data-card="response_time"]')).toBeVisible();
+  await expect(fresh.locator('html')).toHaveAttribute('data-theme', 'dark');
+  await expect(fresh.locator('.topbar')).toHaveCount(0);
+  await expect
+    .poll(async () => Number(await fresh.locator('.grid').getAttribute('data-live-messages')), { timeout: 30_000 })
+    .toBeGreaterThan(1);
+  // The same browser cannot widen the link to another deployment.
+  await fresh.goto(url.replace('deployment=chat-llm', 'deployment=embedder'));
+  await expect(fresh.locator('.refused .reason')).toContainText('this token is for deployment "chat-llm"');
+  // The snippet pasted into an allowed console, verbatim.
+  await fresh.goto(`http://${HOST}:${ALLOWED_PORT}/?snippet=${encodeURIComponent(snippet)}`);
+  const frame = fresh.frameLocator('iframe');
+  await expect(frame.locator('section.card')).toHaveCount(2);
+  await expect(frame.locator('section.card[data-card="inference_volume"] .now')).toContainText('req/s', {
+    timeout: 30_000,
+  });
+  await fresh.screenshot({ path: `${SHOTS}/share-pasted-iframe.png` });
+  await other.close();
 });

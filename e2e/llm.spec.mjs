@@ -100,7 +100,7 @@ test('the demo fills every LLM card, and the Model menu narrows the page to one 
   expect(await page.locator('.topbar').evaluate((bar) => bar.getBoundingClientRect().height)).toBeLessThan(70);
   // Both models are offered; the adapter is one of them.
   const options = await page.locator('select[name="model"] option').allTextContents();
-  expect(options).toEqual(expect.arrayContaining(['All', BASE_MODEL, ADAPTER]));
+  expect(options).toEqual(expect.arrayContaining(['All models', BASE_MODEL, ADAPTER]));
 
   // Split token throughput by model: a line for each model the deployment serves. (A chart
   // off screen waits for live updates until it is scrolled into view, so each is looked at.)

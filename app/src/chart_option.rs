@@ -11,7 +11,7 @@ use charming::element::{
     JsFunction, Label, LabelPosition, LineStyle, LineStyleType, MarkArea, MarkAreaData, MarkLine,
     MarkLineData, MarkLineVariant, SplitLine, Step, Symbol, TextStyle, Tooltip, Trigger,
 };
-use charming::series::{Bar, Line};
+use charming::series::{Bar, Line, Scatter};
 
 use crate::panels::{PanelSpec, Shape, Theme, Unit, series_style};
 use crate::wire::{Panel, Point, SeriesId};
@@ -22,6 +22,8 @@ struct Furniture {
     grid_line: &'static str,
     tooltip_background: &'static str,
     tooltip_border: &'static str,
+    /// Member lines drawn without a name (too many to name).
+    unnamed: &'static str,
 }
 
 fn furniture(theme: Theme) -> Furniture {
@@ -31,12 +33,14 @@ fn furniture(theme: Theme) -> Furniture {
             grid_line: "#EEF0F3",
             tooltip_background: "#FFFFFF",
             tooltip_border: "#E4E7EC",
+            unnamed: "#C9CED8",
         },
         Theme::Dark => Furniture {
             text: "#9AA3B2",
             grid_line: "#1E232C",
             tooltip_background: "#12151B",
             tooltip_border: "#232833",
+            unnamed: "#3A4150",
         },
     }
 }
@@ -239,14 +243,46 @@ pub struct Marks {
     pub areas: Vec<MarkSpan>,
     /// Vertical lines.
     pub lines: Vec<MarkAt>,
+    /// Scale events as markers on the replicas line (▲ up, ▼ down).
+    pub events: Vec<MarkAt>,
+    /// A dashed line to compare the panel with (the autoscaler's target on concurrent requests).
+    pub guide: Option<Guide>,
 }
 
 impl Marks {
     /// Whether nothing is drawn.
     pub fn is_empty(&self) -> bool {
-        self.areas.is_empty() && self.lines.is_empty()
+        self.areas.is_empty()
+            && self.lines.is_empty()
+            && self.events.is_empty()
+            && self.guide.is_none()
+    }
+
+    /// Which series the marks add to a chart (the evidence carrier, the guide, up and down
+    /// markers): when it changes, a chart must be replaced rather than merged.
+    pub fn series_shape(&self) -> [bool; 4] {
+        [
+            !(self.areas.is_empty() && self.lines.is_empty()),
+            self.guide.is_some(),
+            self.events.iter().any(|event| event.up),
+            self.events.iter().any(|event| !event.up),
+        ]
     }
 }
+
+/// A dashed reference line with its legend name.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Guide {
+    /// Legend and tooltip name.
+    pub label: String,
+    /// Its points, on the panel's grid.
+    pub points: Vec<Point>,
+}
+
+/// Legend names of the scale markers.
+pub const SCALE_UP: &str = "scale up";
+/// See [`SCALE_UP`].
+pub const SCALE_DOWN: &str = "scale down";
 
 /// A shaded span of a finding's evidence.
 #[derive(Clone, Debug, PartialEq)]
@@ -261,13 +297,15 @@ pub struct MarkSpan {
     pub critical: bool,
 }
 
-/// A vertical line at a replica event.
+/// A replica event: a vertical line, or a marker at the count it reached.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MarkAt {
     /// When, Unix milliseconds.
     pub at_ms: i64,
     /// A scale-up (or a scale-down).
     pub up: bool,
+    /// Replicas after the change.
+    pub to: u32,
 }
 
 /// Name of the series that carries the marks (no data of its own, no legend entry).
@@ -362,7 +400,8 @@ fn marks_series(marks: &Marks, theme: Theme) -> Line {
 }
 
 /// The ECharts option for one panel over the window `[start_ms, end_ms]`, with `marks` drawn
-/// over it.
+/// over it. `find` picks the member lines named when there are too many to name (see
+/// [`named_members`]).
 pub fn chart(
     panel: &Panel,
     spec: &PanelSpec,
@@ -370,6 +409,7 @@ pub fn chart(
     start_ms: i64,
     end_ms: i64,
     marks: &Marks,
+    find: &str,
 ) -> Chart {
     let colors = furniture(theme);
     let small_text = |color: &'static str| TextStyle::new().color(color).font_size(11);
@@ -382,18 +422,34 @@ pub fn chart(
         .series
         .iter()
         .any(|s| matches!(s.id, SeriesId::Code(_)));
-    tooltip = if is_percentile_panel(panel) && spec.unit != Unit::Replicas {
+    // Series drawn one per member (replica, GPU) read better without a stack.
+    let per_member = panel
+        .series
+        .iter()
+        .any(|s| matches!(s.id, SeriesId::Replica(_) | SeriesId::Gpu(_)));
+    // Too many members to name: a few named in colour, the rest grey and unnamed.
+    let pick = named_members(panel, find);
+    let named = |id: &SeriesId| {
+        pick.as_ref()
+            .is_none_or(|pick| !is_member(id) || pick.named.contains(&series_style(id).label))
+    };
+    tooltip = if let Some(pick) = &pick {
+        // Lines that are not members (the average, the target) are listed like named ones.
+        let listed: Vec<String> = panel
+            .series
+            .iter()
+            .filter(|s| !is_member(&s.id))
+            .map(|s| series_style(&s.id).label)
+            .chain(marks.guide.iter().map(|guide| guide.label.clone()))
+            .collect();
+        tooltip.formatter(members_tooltip(spec.unit, pick, &listed))
+    } else if is_percentile_panel(panel) && spec.unit != Unit::Replicas {
         tooltip.formatter(percentile_tooltip(spec.unit, panel))
     } else if has_codes {
         tooltip.formatter(codes_tooltip(spec.unit, panel))
     } else {
         tooltip.value_formatter(compiled("v", formatter_body(spec.unit)))
     };
-    // Series drawn one per member (replica, GPU) read better without a stack.
-    let per_member = panel
-        .series
-        .iter()
-        .any(|s| matches!(s.id, SeriesId::Replica(_) | SeriesId::Gpu(_)));
     let mut legend = Legend::new()
         .right(8)
         .top(0)
@@ -401,9 +457,12 @@ pub fn chart(
         .item_height(8)
         .item_gap(10)
         .text_style(small_text(colors.text));
+    // Picked members are named by the card (a list that wraps, beside the search), not by the
+    // chart's legend, which keeps one row.
     let labels: Vec<String> = panel
         .series
         .iter()
+        .filter(|line| pick.is_none() || !is_member(&line.id))
         .map(|line| series_style(&line.id))
         .filter(|style| style.drawn)
         .map(|style| style.label)
@@ -413,7 +472,15 @@ pub fn chart(
     if labels.len() > MAX_LEGEND_ROW {
         legend = legend.type_(LegendType::Scroll).left(60);
     }
-    legend = legend.data(labels.iter().map(String::as_str).collect::<Vec<_>>());
+    // Guides and scale markers join the legend after the panel's own lines.
+    let mut names = labels.clone();
+    names.extend(marks.guide.iter().map(|guide| guide.label.clone()));
+    for (up, name) in [(true, SCALE_UP), (false, SCALE_DOWN)] {
+        if marks.events.iter().any(|event| event.up == up) {
+            names.push(name.to_owned());
+        }
+    }
+    legend = legend.data(names.iter().map(String::as_str).collect::<Vec<_>>());
     // The top of the drawn values: byte ticks and label decimals follow it.
     let max = drawn_max(panel);
     let mut chart = Chart::new()
@@ -482,7 +549,13 @@ pub fn chart(
             // In the tooltip only (see `codes_tooltip`).
             continue;
         }
-        let color = style.color(theme);
+        let unnamed = !named(&line.id);
+        // Unnamed members: thin, grey, under the named ones.
+        let color = if unnamed {
+            colors.unnamed
+        } else {
+            style.color(theme)
+        };
         if spec.shape == Shape::Bars && style.drawn {
             chart = chart.series(
                 Bar::new()
@@ -492,7 +565,10 @@ pub fn chart(
             );
             continue;
         }
-        let mut line_style = LineStyle::new().color(color).width(style.width);
+        let mut line_style =
+            LineStyle::new()
+                .color(color)
+                .width(if unnamed { 1.0 } else { style.width });
         if style.dashed {
             line_style = line_style.type_(LineStyleType::Dashed);
         }
@@ -525,9 +601,58 @@ pub fn chart(
             Shape::Steps => drawn = drawn.step(Step::End),
             _ => {}
         }
+        if unnamed {
+            drawn = drawn.z(1);
+        } else if pick.is_some() {
+            drawn = drawn.z(3);
+        }
         chart = chart.series(drawn);
     }
-    if !marks.is_empty() {
+    if let Some(guide) = &marks.guide {
+        chart = chart.series(
+            Line::new()
+                .name(guide.label.as_str())
+                .show_symbol(false)
+                .silent(true)
+                .z(20)
+                .line_style(
+                    LineStyle::new()
+                        .color(colors.text)
+                        .width(1.5)
+                        .type_(LineStyleType::Dashed),
+                )
+                .item_style(ItemStyle::new().color(colors.text))
+                .data(points(&guide.points)),
+        );
+    }
+    for (up, name, path, colour) in [
+        (true, SCALE_UP, "path://M5,0 L10,9 L0,9 Z", "#36A273"),
+        (false, SCALE_DOWN, "path://M0,0 L10,0 L5,9 Z", "#E5484D"),
+    ] {
+        let at: Vec<CompositeValue> = marks
+            .events
+            .iter()
+            .filter(|event| event.up == up)
+            .map(|event| {
+                CompositeValue::from(vec![
+                    CompositeValue::from(event.at_ms as f64),
+                    CompositeValue::from(f64::from(event.to)),
+                ])
+            })
+            .collect();
+        if at.is_empty() {
+            continue;
+        }
+        chart = chart.series(
+            Scatter::new()
+                .name(name)
+                .symbol(Symbol::Custom(path.to_owned()))
+                .symbol_size(9)
+                .item_style(ItemStyle::new().color(colour))
+                .data(at),
+        );
+    }
+    if !(marks.areas.is_empty() && marks.lines.is_empty()) {
         chart = chart.series(marks_series(marks, theme));
     }
     chart
@@ -535,6 +660,94 @@ pub fn chart(
 
 /// Legends with more entries than this scroll.
 const MAX_LEGEND_ROW: usize = 8;
+
+/// The most member lines (replicas, GPUs) a chart names in colour; see [`named_members`].
+pub const MAX_NAMED_MEMBERS: usize = 6;
+
+fn is_member(id: &SeriesId) -> bool {
+    matches!(id, SeriesId::Replica(_) | SeriesId::Gpu(_))
+}
+
+/// Which member lines a chart names when a panel has more than [`MAX_NAMED_MEMBERS`] of them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemberPick {
+    /// The names drawn in colour, listed by the card and in the tooltip: highest mean first.
+    pub named: Vec<String>,
+    /// How many member lines the panel has.
+    pub total: usize,
+    /// How many match the search (all of them without one).
+    pub matched: usize,
+}
+
+/// The member lines to name, or `None` when a panel has few enough to name them all. Without a
+/// search, the [`MAX_NAMED_MEMBERS`] with the highest mean over the window; with one, those whose
+/// name contains it (any case), highest mean first, at most as many. The others stay drawn,
+/// grey, so the shape of the whole fleet is kept.
+pub fn named_members(panel: &Panel, find: &str) -> Option<MemberPick> {
+    let members: Vec<(String, f64)> = panel
+        .series
+        .iter()
+        .filter(|s| is_member(&s.id))
+        .map(|s| {
+            let values: Vec<f64> = s.points.iter().filter_map(|p| p.1).collect();
+            let mean = if values.is_empty() {
+                f64::NEG_INFINITY
+            } else {
+                values.iter().sum::<f64>() / values.len() as f64
+            };
+            (series_style(&s.id).label, mean)
+        })
+        .collect();
+    if members.len() <= MAX_NAMED_MEMBERS {
+        return None;
+    }
+    let total = members.len();
+    let needle = find.trim().to_lowercase();
+    let mut matching: Vec<(String, f64)> = members
+        .into_iter()
+        .filter(|(name, _)| needle.is_empty() || name.to_lowercase().contains(&needle))
+        .collect();
+    matching.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let matched = matching.len();
+    Some(MemberPick {
+        named: matching
+            .into_iter()
+            .take(MAX_NAMED_MEMBERS)
+            .map(|(name, _)| name)
+            .collect(),
+        total,
+        matched,
+    })
+}
+
+/// A tooltip for many members: the named ones and the `listed` lines (the average) with their
+/// values, highest first, then how many other members have a value there and their range.
+fn members_tooltip(unit: Unit, pick: &MemberPick, listed: &[String]) -> JsFunction {
+    let named: BTreeMap<&str, u8> = pick
+        .named
+        .iter()
+        .chain(listed)
+        .map(|name| (name.as_str(), 1))
+        .collect();
+    let named = serde_json::to_string(&named).unwrap_or_else(|_| "{}".into());
+    let body = format!(
+        "var f = function(v) {{ {format} }}; var named = {named}; \
+         var esc = function(s) {{ return String(s).replace(/[&<>\"']/g, function(c) {{ return '&#' + c.charCodeAt(0) + ';'; }}); }}; \
+         if (!params.length) return ''; \
+         var out = '<div style=\"margin-bottom:4px\">' + new Date(params[0].value[0]).toLocaleString() + '</div>'; \
+         var rows = [], n = 0, lo = null, hi = null; \
+         for (var k = 0; k < params.length; k++) {{ var p = params[k]; var v = p.value[1]; \
+           if (v == null || p.seriesType !== 'line') continue; \
+           if (named[p.seriesName]) {{ rows.push(p); }} \
+           else {{ n++; if (lo === null || v < lo) lo = v; if (hi === null || v > hi) hi = v; }} }} \
+         rows.sort(function(a, b) {{ return b.value[1] - a.value[1]; }}); \
+         for (var i = 0; i < rows.length; i++) out += rows[i].marker + esc(rows[i].seriesName) + ' <b>' + f(rows[i].value[1]) + '</b><br/>'; \
+         if (n) out += '<div style=\"margin-top:4px;opacity:.75\">' + n + (n === 1 ? ' other: ' : ' others: ') + f(lo) + (lo === hi ? '' : ' – ' + f(hi)) + '</div>'; \
+         return out;",
+        format = formatter_body(unit),
+    );
+    JsFunction::new_with_args("params", &body)
+}
 
 /// Below this many points a line shows its points as dots.
 const SPARSE_POINTS: usize = 12;
@@ -607,7 +820,24 @@ mod marks_tests {
             lines: vec![MarkAt {
                 at_ms: 30_000,
                 up: true,
+                to: 4,
             }],
+            events: vec![
+                MarkAt {
+                    at_ms: 30_000,
+                    up: true,
+                    to: 4,
+                },
+                MarkAt {
+                    at_ms: 50_000,
+                    up: false,
+                    to: 2,
+                },
+            ],
+            guide: Some(Guide {
+                label: "target".into(),
+                points: vec![Point(0, Some(3.0)), Point(30_000, None)],
+            }),
         };
         let option = serde_json::to_value(chart(
             &panel,
@@ -616,6 +846,7 @@ mod marks_tests {
             0,
             60_000,
             &marks,
+            "",
         ))
         .unwrap();
         let series = option["series"].as_array().unwrap();
@@ -625,6 +856,30 @@ mod marks_tests {
         assert_eq!(area[0]["xAxis"], "1970-01-01T00:00:00.000Z");
         assert_eq!(area[1]["xAxis"], "1970-01-01T00:01:00.000Z");
         assert_eq!(carrier["markLine"]["data"][0]["xAxis"], 30_000.0);
+        // Each event a marker at the count it reached; the guide dashed, gaps kept.
+        let named = |name: &str| series.iter().find(|s| s["name"] == name).unwrap();
+        assert_eq!(named(SCALE_UP)["type"], "scatter");
+        assert_eq!(
+            named(SCALE_UP)["data"],
+            serde_json::json!([[30_000.0, 4.0]])
+        );
+        assert_eq!(
+            named(SCALE_DOWN)["data"],
+            serde_json::json!([[50_000.0, 2.0]])
+        );
+        let guide = named("target");
+        assert_eq!(guide["lineStyle"]["type"], "dashed");
+        assert_eq!(guide["data"], serde_json::json!([[0, 3.0], [30_000, null]]));
+        let legend: Vec<&str> = option["legend"]["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["name"].as_str().unwrap())
+            .collect();
+        assert!(
+            legend.ends_with(&["target", SCALE_UP, SCALE_DOWN]),
+            "{legend:?}"
+        );
         // Without marks there is no such series.
         let plain = serde_json::to_value(chart(
             &panel,
@@ -633,6 +888,7 @@ mod marks_tests {
             0,
             60_000,
             &Marks::default(),
+            "",
         ))
         .unwrap();
         assert!(plain["series"].as_array().is_none_or(|s| s.is_empty()));
@@ -721,6 +977,7 @@ mod tests {
             0,
             2000,
             &Marks::default(),
+            "",
         ))
         .expect("chart serialises");
         let series = option["series"].as_array().expect("series");
@@ -748,6 +1005,7 @@ mod tests {
             0,
             0,
             &Marks::default(),
+            "",
         ))
         .expect("chart serialises");
         assert_eq!(option["series"][0]["stack"], "total");
@@ -780,6 +1038,7 @@ mod tests {
             0,
             0,
             &Marks::default(),
+            "",
         ))
         .expect("chart serialises");
         let names: Vec<&str> = option["series"]
@@ -790,5 +1049,85 @@ mod tests {
             .collect();
         assert_eq!(names, vec!["chat-2", "avg"]);
         assert_eq!(option["series"][0]["lineStyle"]["color"], "#E5484D");
+    }
+
+    /// Fifty replicas whose means are a permutation of 0..50 (replica `i` averages `37·i mod 50`),
+    /// so the name order tells nothing about the value order.
+    fn fifty_replicas() -> Panel {
+        let mut series = vec![(SeriesId::Average, vec![Point(0, Some(25.0))])];
+        for i in 0..50_i32 {
+            let mean = f64::from((37 * i) % 50);
+            series.push((
+                SeriesId::Replica(format!("r-{i:02}")),
+                vec![
+                    Point(0, Some(mean - 1.0)),
+                    Point(10, None),
+                    Point(20, Some(mean + 1.0)),
+                ],
+            ));
+        }
+        panel(PanelId::Cpu, series)
+    }
+
+    #[test]
+    fn many_members_name_the_highest_or_those_found() {
+        let panel = fifty_replicas();
+        // Means 49, 48, … 44 belong to replicas 23·v mod 50 (23 is 37's inverse mod 50).
+        let top = named_members(&panel, "").expect("too many to name");
+        assert_eq!(top.named, ["r-27", "r-04", "r-31", "r-08", "r-35", "r-12"]);
+        assert_eq!((top.total, top.matched), (50, 50));
+        // "R-1" (any case) matches r-10 … r-19; their means: 20 7 44 31 18 5 42 29 16 3.
+        let found = named_members(&panel, " R-1 ").expect("too many to name");
+        assert_eq!(
+            found.named,
+            ["r-12", "r-16", "r-13", "r-17", "r-10", "r-14"]
+        );
+        assert_eq!((found.total, found.matched), (50, 10));
+        let none = named_members(&panel, "gpu").expect("too many to name");
+        assert!(none.named.is_empty());
+        assert_eq!(none.matched, 0);
+        // Six members are all named.
+        let mut few = panel.clone();
+        few.series.truncate(1 + MAX_NAMED_MEMBERS);
+        assert_eq!(named_members(&few, ""), None);
+    }
+
+    #[test]
+    fn unnamed_members_are_drawn_grey_under_the_named_ones() {
+        let panel = fifty_replicas();
+        let option = serde_json::to_value(chart(
+            &panel,
+            &spec(PanelId::Cpu),
+            Theme::Light,
+            0,
+            20,
+            &Marks::default(),
+            "r-1",
+        ))
+        .expect("chart serialises");
+        let mut legend: Vec<&str> = option["legend"]["data"]
+            .as_array()
+            .expect("legend")
+            .iter()
+            .filter_map(|entry| entry["name"].as_str())
+            .collect();
+        legend.sort_unstable();
+        // The card names the members; the legend keeps the rest.
+        assert_eq!(legend, ["avg"]);
+        let series = option["series"].as_array().expect("series");
+        assert_eq!(series.len(), 51, "every replica is still drawn");
+        let grey: Vec<&str> = series
+            .iter()
+            .filter(|s| s["lineStyle"]["color"] == "#C9CED8")
+            .filter_map(|s| s["name"].as_str())
+            .collect();
+        assert_eq!(grey.len(), 44);
+        assert!(grey.contains(&"r-15") && grey.contains(&"r-27") && !grey.contains(&"r-12"));
+        let r12 = series.iter().find(|s| s["name"] == "r-12").expect("r-12");
+        assert_eq!(r12["z"], 3);
+        assert!(
+            option["tooltip"]["formatter"].is_string()
+                || option["tooltip"]["formatter"].is_object()
+        );
     }
 }

@@ -2,10 +2,11 @@
 //! shaded spans, replica events as lines), and the words of the findings card. Pure; tested
 //! natively.
 
-use crate::chart_option::{MarkAt, MarkSpan, Marks};
+use crate::chart_option::{Guide, MarkAt, MarkSpan, Marks};
 use crate::format;
 use crate::wire::{
-    AutoscalerSettingsInfo, Autoscaling, PanelId, ReplicaEvent, ReplicaEventKind, Severity, View,
+    AutoscalerSettingsInfo, Autoscaling, PanelId, Point, ReplicaEvent, ReplicaEventKind, SeriesId,
+    Severity, View,
 };
 
 /// Most marks drawn on one chart (spans and lines each); the newest are kept.
@@ -38,20 +39,90 @@ pub fn marks(view: &View, panel: PanelId) -> Marks {
             }
         }
         if panel == PanelId::Replicas {
-            marks
-                .lines
-                .extend(deployment.events.iter().map(|event| MarkAt {
-                    at_ms: event.at_ms,
-                    up: event.kind == ReplicaEventKind::ScaleUp,
-                }));
+            let events = deployment.events.iter().map(|event| MarkAt {
+                at_ms: event.at_ms,
+                up: event.kind == ReplicaEventKind::ScaleUp,
+                to: event.to,
+            });
+            marks.lines.extend(events.clone());
+            // Markers on the line where the view is one deployment's (several would stack).
+            if !several && !view.filter.splits(panel) {
+                marks.events.extend(events);
+            }
         }
+    }
+    if panel == PanelId::ConcurrentRequests {
+        marks.guide = target_line(view);
     }
     let skip = marks.areas.len().saturating_sub(MAX_MARKS);
     marks.areas.drain(..skip);
     marks.lines.sort_by_key(|line| line.at_ms);
     let skip = marks.lines.len().saturating_sub(MAX_MARKS);
     marks.lines.drain(..skip);
+    marks.events.sort_by_key(|event| event.at_ms);
+    let skip = marks.events.len().saturating_sub(MAX_MARKS);
+    marks.events.drain(..skip);
     marks
+}
+
+/// The autoscaler's target on the concurrent requests chart: what it aims each replica at
+/// (concurrency target × target utilisation), times the replicas active at each point; per
+/// replica when the chart is split by replica. Only for one deployment's view of every model
+/// (the autoscaler counts a deployment's requests, not one model's).
+pub fn target_line(view: &View) -> Option<Guide> {
+    let [deployment] = view.autoscaling.as_slice() else {
+        return None;
+    };
+    if view.filter.model.is_some() || view.filter.by_model.contains(&PanelId::ConcurrentRequests) {
+        return None;
+    }
+    let settings = &deployment.settings;
+    let per_replica = settings.concurrency_target * settings.target_utilization;
+    if !per_replica.is_finite() || per_replica <= 0.0 {
+        return None;
+    }
+    let label = format!(
+        "target ({} × {} per replica)",
+        format::number(settings.concurrency_target),
+        format::percent(settings.target_utilization)
+    );
+    let concurrent = view
+        .panels
+        .iter()
+        .find(|panel| panel.id == PanelId::ConcurrentRequests)?;
+    let grid: Vec<i64> = concurrent
+        .series
+        .first()
+        .map(|series| series.points.iter().map(|p| p.0).collect())?;
+    if view.filter.splits(PanelId::ConcurrentRequests) {
+        return Some(Guide {
+            label,
+            points: grid
+                .into_iter()
+                .map(|at| Point(at, Some(per_replica)))
+                .collect(),
+        });
+    }
+    let active = view
+        .panels
+        .iter()
+        .find(|panel| panel.id == PanelId::Replicas)?
+        .series
+        .iter()
+        .find(|series| series.id == SeriesId::Active)?;
+    let by_time: std::collections::HashMap<i64, Option<f64>> =
+        active.points.iter().map(|p| (p.0, p.1)).collect();
+    let points: Vec<Point> = grid
+        .into_iter()
+        .map(|at| {
+            let replicas = by_time.get(&at).copied().flatten();
+            Point(at, replicas.map(|r| r * per_replica))
+        })
+        .collect();
+    points
+        .iter()
+        .any(|p| p.1.is_some())
+        .then_some(Guide { label, points })
 }
 
 /// A duration in milliseconds as `45 s`, `3 min 20 s`, `2 h 5 min`.
@@ -182,6 +253,69 @@ mod tests {
             super::marks(&two, PanelId::Replicas).areas[0].label,
             "thrash · d0"
         );
+    }
+
+    fn series(id: SeriesId, values: &[Option<f64>]) -> crate::wire::Series {
+        crate::wire::Series {
+            id,
+            points: values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| Point(i as i64 * 1000, *v))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_target_line_follows_the_active_replicas() {
+        let mut one = view(1);
+        one.panels = vec![
+            crate::wire::Panel {
+                series: vec![
+                    series(SeriesId::Active, &[Some(1.0), Some(3.0), None]),
+                    series(SeriesId::Starting, &[Some(0.0), Some(2.0), Some(0.0)]),
+                ],
+                ..crate::wire::Panel::empty(PanelId::Replicas)
+            },
+            crate::wire::Panel {
+                series: vec![series(
+                    SeriesId::InProgress,
+                    &[Some(2.0), Some(9.0), Some(1.0)],
+                )],
+                ..crate::wire::Panel::empty(PanelId::ConcurrentRequests)
+            },
+        ];
+        // Target 4 at 70 %: 2.8 per active replica (starting ones serve nothing yet).
+        let guide = marks(&one, PanelId::ConcurrentRequests)
+            .guide
+            .expect("a target");
+        assert_eq!(guide.label, "target (4 × 70% per replica)");
+        let values: Vec<Option<f64>> = guide.points.iter().map(|p| p.1).collect();
+        assert_eq!(values.len(), 3);
+        assert!((values[0].unwrap() - 2.8).abs() < 1e-9);
+        assert!((values[1].unwrap() - 8.4).abs() < 1e-9);
+        assert_eq!(values[2], None);
+        // Split by replica: the per-replica target, flat.
+        one.filter.split = vec![PanelId::ConcurrentRequests];
+        let flat = target_line(&one).expect("per replica");
+        assert!(
+            flat.points
+                .iter()
+                .all(|p| (p.1.unwrap() - 2.8).abs() < 1e-9)
+        );
+        // One model's requests, or several deployments: no target to compare with.
+        one.filter.split.clear();
+        one.filter.model = Some("adapter".into());
+        assert_eq!(target_line(&one), None);
+        one.filter.model = None;
+        let mut two = view(2);
+        two.panels = one.panels.clone();
+        assert_eq!(target_line(&two), None);
+        // Scale markers sit at the count reached, on one deployment's chart only.
+        let replicas = marks(&one, PanelId::Replicas);
+        assert_eq!(replicas.events.len(), 1);
+        assert_eq!((replicas.events[0].to, replicas.events[0].up), (8, true));
+        assert!(marks(&two, PanelId::Replicas).events.is_empty());
     }
 
     #[test]

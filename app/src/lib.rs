@@ -12,6 +12,7 @@ pub mod insights;
 pub mod live;
 pub mod pages;
 pub mod panels;
+pub mod span;
 #[cfg(feature = "ssr")]
 pub mod ssr;
 pub mod theme;

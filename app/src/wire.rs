@@ -707,6 +707,59 @@ pub struct ReplicaEvent {
 /// Path of the HTTP endpoint that replays a recorded range through edited autoscaler settings.
 pub const WHATIF_PATH: &str = "/api/v1/whatif";
 
+/// `GET` what the requester may do with links; `POST` to [`LINKS_PATH`] mints one.
+pub const ACCESS_PATH: &str = "/api/v1/access";
+
+/// `POST` mints a signed link (an admin token in the `Authorization` header).
+pub const LINKS_PATH: &str = "/api/v1/links";
+
+/// What the server says about links to whoever asks (`GET /api/v1/access`): the Share dialog
+/// reads it before offering to mint.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessInfo {
+    /// Every page and API request needs a token.
+    pub tokens_required: bool,
+    /// The server has a secret, so it can sign links (for an admin token).
+    pub signs_links: bool,
+    /// The requester's own token is scoped to part of the fleet.
+    pub scoped: bool,
+    /// The longest lifetime a minted link may have, seconds.
+    pub max_link_ttl_s: i64,
+}
+
+/// A request to mint a link (`POST /api/v1/links`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRequest {
+    /// Only this environment.
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// Only this deployment.
+    #[serde(default)]
+    pub deployment: Option<String>,
+    /// Only these panels (keys).
+    #[serde(default)]
+    pub panels: Vec<String>,
+    /// Lifetime, seconds (capped at `access.max_link_ttl_s`).
+    pub ttl_s: i64,
+    /// A full-page link instead of an embed link.
+    #[serde(default)]
+    pub page: bool,
+}
+
+/// A minted link (the answer to `POST /api/v1/links`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    /// The bearer token (also inside `path`).
+    pub token: String,
+    /// Path and query of the link on this server, e.g. `/?embed=1&deployment=…&token=…`.
+    pub path: String,
+    /// Expiry, Unix seconds.
+    pub expires_s: i64,
+    /// Expiry, readable (UTC).
+    pub expires_utc: String,
+}
+
 /// Settings to try in a what-if replay; each absent one keeps the recorded setting.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct WhatIfEdits {

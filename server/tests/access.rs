@@ -371,6 +371,23 @@ async fn every_refusal_path_names_its_reason_and_returns_no_data() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 403);
     assert!(error_of(&response.text().await.unwrap()).contains("admin token"));
+
+    // What the Share dialog asks first: needs a token like any API call, then says whether the
+    // server signs links, whether this grant is scoped, and the longest lifetime.
+    let access = format!("{base}/api/v1/access");
+    let (status, body, _) = get_with(&access, None).await;
+    assert_eq!(status, 401, "{body}");
+    let scoped = json_with(access.clone(), chat.clone())
+        .await
+        .expect("access");
+    assert_eq!(
+        scoped,
+        serde_json::json!({"tokens_required": true, "signs_links": true, "scoped": true,
+            "max_link_ttl_s": 30 * 86_400})
+    );
+    let fleet = token(Scope::default(), now_s() + 600, false);
+    let open_grant = json_with(access, fleet).await.expect("access");
+    assert_eq!(open_grant["scoped"], false);
     server.stop().await.expect("stops");
 }
 

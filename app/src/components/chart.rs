@@ -23,12 +23,16 @@ pub fn Chart(
     window: Signal<(i64, i64)>,
     /// Called with `(from_ms, to_ms)` when the user drags across the chart.
     on_zoom: Callback<(i64, i64)>,
-    /// Drawn over the lines: findings' evidence, replica events.
+    /// Drawn over the lines: findings' evidence, replica events, the autoscaler's target.
     #[prop(optional)]
     marks: Option<Signal<Marks>>,
+    /// Which members to name when there are too many to name them all (a search).
+    #[prop(optional)]
+    find: Option<Signal<String>>,
 ) -> impl IntoView {
     let marks = marks.unwrap_or_else(|| Signal::derive(Marks::default));
-    draw(dom_id.clone(), spec, panel, window, on_zoom, marks);
+    let find = find.unwrap_or_else(|| Signal::derive(String::new));
+    draw(dom_id.clone(), spec, panel, window, on_zoom, marks, find);
     let label = move || spec.get().title;
     view! { <div class="chart" id=dom_id role="img" aria-label=label></div> }
 }
@@ -41,6 +45,7 @@ fn draw(
     _window: Signal<(i64, i64)>,
     _on_zoom: Callback<(i64, i64)>,
     _marks: Signal<Marks>,
+    _find: Signal<String>,
 ) {
 }
 
@@ -52,6 +57,7 @@ fn draw(
     window: Signal<(i64, i64)>,
     on_zoom: Callback<(i64, i64)>,
     marks: Signal<Marks>,
+    find: Signal<String>,
 ) {
     use charming::{Echarts, WasmRenderer};
     use wasm_bindgen::closure::Closure;
@@ -70,8 +76,8 @@ fn draw(
         _on_screen: Option<OnScreen>,
         /// The panel, theme and series last drawn: a change needs a full replace.
         shape: String,
-        /// The span of the window last drawn (a new range is drawn even off screen).
-        span_ms: i64,
+        /// The window last drawn (a new range is drawn even off screen).
+        window_ms: (i64, i64),
     }
 
     let theme = use_context::<RwSignal<Theme>>().unwrap_or_else(|| RwSignal::new(Theme::Light));
@@ -180,15 +186,19 @@ fn draw(
         };
         let (start_ms, end_ms) = window.get();
         // Off screen, live updates wait; a new range or panel is still drawn, so the whole
-        // page always shows the range chosen.
+        // page always shows the range chosen. A live window slides a little at every update;
+        // another range has another width or starts at least half a width away (a step).
         let span_ms = end_ms - start_ms;
+        let same_range = |(from, to): (i64, i64)| {
+            to - from == span_ms && (start_ms - from).abs() < (span_ms / 2).max(1)
+        };
         // A theme switch is drawn at once too (a full-page capture shows every chart).
         let theme = theme.get();
         let drawn_theme = format!("|{theme:?}|");
         if !on_screen
             && instance.with_value(|slot| {
                 slot.as_ref().is_some_and(|drawn| {
-                    drawn.span_ms == span_ms && drawn.shape.contains(&drawn_theme)
+                    same_range(drawn.window_ms) && drawn.shape.contains(&drawn_theme)
                 })
             })
         {
@@ -196,10 +206,17 @@ fn draw(
         }
         let spec = spec.get();
         let marks = marks.get();
-        let option = crate::chart_option::chart(&panel, &spec, theme, start_ms, end_ms, &marks);
+        let find = find.get();
+        let option =
+            crate::chart_option::chart(&panel, &spec, theme, start_ms, end_ms, &marks, &find);
         let series: Vec<_> = panel.series.iter().map(|series| &series.id).collect();
-        // The marks ride on a series of their own: adding or removing it is a new shape.
-        let shape = format!("{}|{theme:?}|{series:?}|{}", spec.title, marks.is_empty());
+        // The marks ride on series of their own: adding or removing one is a new shape, and so
+        // is another search (other names in the legend).
+        let shape = format!(
+            "{}|{theme:?}|{series:?}|{:?}|{find}",
+            spec.title,
+            marks.series_shape()
+        );
         instance.update_value(|slot| {
             if slot.is_none() {
                 let created = match WasmRenderer::new_opt(None, None)
@@ -268,7 +285,7 @@ fn draw(
                     observer,
                     _on_screen: on_screen,
                     shape: String::new(),
-                    span_ms,
+                    window_ms: (start_ms, end_ms),
                 });
             }
             if pressed.get_value() {
@@ -277,7 +294,7 @@ fn draw(
                 return;
             }
             if let Some(drawn) = slot {
-                drawn.span_ms = span_ms;
+                drawn.window_ms = (start_ms, end_ms);
                 if let Err(error) = apply(drawn, &option, shape) {
                     leptos::logging::warn!("cannot draw chart {dom_id}: {error:?}");
                 }

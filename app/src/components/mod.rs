@@ -4,4 +4,5 @@ pub mod autoscaling;
 pub mod brand;
 pub mod chart;
 pub mod panel_card;
+pub mod share;
 pub mod toolbar;

@@ -6,8 +6,9 @@
 use leptos::prelude::*;
 
 use super::chart::Chart;
-use crate::panels::{spec, summary};
-use crate::wire::{PanelId, View};
+use crate::chart_option::named_members;
+use crate::panels::{Theme, series_style, spec, summary};
+use crate::wire::{PanelId, SeriesId, View};
 
 /// One card of the grid.
 #[component]
@@ -48,6 +49,65 @@ pub fn PanelCard(
         })
     });
     let marked = move || marks.with(|marks| marks.areas.len());
+    // Too many replicas or GPUs to name: a search picks which are named.
+    let find = RwSignal::new(String::new());
+    let pick = Memo::new(move |_| {
+        panel.with(|panel| {
+            panel
+                .as_ref()
+                .and_then(|panel| find.with(|find| named_members(panel, find)))
+        })
+    });
+    let noun = move || {
+        let gpus = panel.with(|panel| {
+            panel
+                .as_ref()
+                .is_some_and(|p| p.series.iter().any(|s| matches!(s.id, SeriesId::Gpu(_))))
+        });
+        if gpus {
+            ("GPU", "GPUs")
+        } else {
+            ("replica", "replicas")
+        }
+    };
+    // The named members with their line colours (the chart's legend leaves them to the card).
+    let theme = use_context::<RwSignal<Theme>>().unwrap_or_else(|| RwSignal::new(Theme::Light));
+    let chips = move || {
+        let named = pick.with(|pick| pick.as_ref().map(|p| p.named.clone()).unwrap_or_default());
+        let theme = theme.get();
+        panel.with(|panel| {
+            named
+                .into_iter()
+                .filter_map(|name| {
+                    let series = panel.as_ref()?.series.iter().find(|s| {
+                        matches!(s.id, SeriesId::Replica(_) | SeriesId::Gpu(_))
+                            && series_style(&s.id).label == name
+                    })?;
+                    Some((name, series_style(&series.id).color(theme)))
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let members_note = move || {
+        pick.get().map(|pick| {
+            let (one, many) = noun();
+            let searching = find.with(|find| !find.trim().is_empty());
+            match (searching, pick.matched) {
+                (false, _) => format!(
+                    "{} of {} {many} named (highest average); the rest grey",
+                    pick.named.len(),
+                    pick.total
+                ),
+                (true, 0) => format!("no {one} matches"),
+                (true, matched) if matched > pick.named.len() => format!(
+                    "{matched} of {} match; the {} highest named",
+                    pick.total,
+                    pick.named.len()
+                ),
+                (true, matched) => format!("{matched} of {} match", pick.total),
+            }
+        })
+    };
     let now = move || panel.with(|panel| panel.as_ref().map(summary).unwrap_or_default());
     let empty = move || panel.with(|panel| panel.as_ref().is_some_and(|p| p.series.is_empty()));
     let hint = move || active_spec.get().source_hint;
@@ -128,6 +188,38 @@ pub fn PanelCard(
                         "per model"
                     </button>
                 </Show>
+                <Show when=move || pick.with(Option::is_some)>
+                    <div class="members-find">
+                    <input
+                        type="search"
+                        class="find-member"
+                        name="find-member"
+                        placeholder=move || format!("Find a {}", noun().0)
+                        aria-label=move || format!("Find a {} to name on the chart", noun().0)
+                        prop:value=move || find.get()
+                        on:input=move |event| find.set(event_target_value(&event))
+                    />
+                    <span class="members-note">{members_note}</span>
+                    <ul class="member-chips" aria-label="Named on the chart">
+                        {move || chips().into_iter().map(|(name, colour)| {
+                            let isolate = name.clone();
+                            view! {
+                                <li>
+                                    <button
+                                        type="button"
+                                        class="member-chip"
+                                        title="Name only this one"
+                                        on:click=move |_| find.set(isolate.clone())
+                                    >
+                                        <i style=format!("background:{colour}")></i>
+                                        {name}
+                                    </button>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                    </div>
+                </Show>
             </div>
             <div class="plot" class:empty=empty>
                 <Chart
@@ -137,6 +229,7 @@ pub fn PanelCard(
                     window=window
                     on_zoom=on_zoom
                     marks=marks.into()
+                    find=find.into()
                 />
                 <Show when=empty>
                     {move || match gpu_note() {

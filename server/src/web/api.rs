@@ -3,11 +3,13 @@
 use std::collections::HashMap;
 
 use app::url::{filter_query, panel_list};
-use app::wire::{Autoscaling, DeploymentRef, Filter, TargetHealth, View, WhatIf, WhatIfEdits};
+use app::wire::{
+    AccessInfo, Autoscaling, DeploymentRef, Filter, Link, LinkRequest, TargetHealth, View, WhatIf,
+    WhatIfEdits,
+};
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use serde::{Deserialize, Serialize};
 
 use crate::access::{Refusal, Scope, utc};
 use crate::insight::deployment::{self, full_view};
@@ -120,39 +122,6 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str
     }
 }
 
-/// `POST /api/v1/links`: what a signed link may show and for how long.
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LinkRequest {
-    /// Only this environment.
-    #[serde(default)]
-    pub environment: Option<String>,
-    /// Only this deployment.
-    #[serde(default)]
-    pub deployment: Option<String>,
-    /// Only these panels (keys).
-    #[serde(default)]
-    pub panels: Vec<String>,
-    /// Lifetime, seconds (capped at `access.max_link_ttl_s`).
-    pub ttl_s: i64,
-    /// A full-page link instead of an embed link.
-    #[serde(default)]
-    pub page: bool,
-}
-
-/// The answer to `POST /api/v1/links`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Link {
-    /// The bearer token (also inside `path`).
-    pub token: String,
-    /// Path and query of the link on this server, e.g. `/?embed=1&deployment=…&token=…`.
-    pub path: String,
-    /// Expiry, Unix seconds.
-    pub expires_s: i64,
-    /// Expiry, readable (UTC).
-    pub expires_utc: String,
-}
-
 /// The link (path and query) for a scope and token.
 pub fn link_path(scope: &Scope, token: &str, page: bool) -> String {
     let filter = Filter {
@@ -177,6 +146,20 @@ pub fn scope_of(
         environment: name(environment),
         deployment: name(deployment),
         panels: panel_list(Some(panels)).map_err(|error| error.to_string())?,
+    })
+}
+
+/// `GET /api/v1/access`: whether this server signs links and what the requester's token covers
+/// (the Share dialog asks before it offers to mint). Says nothing about the secret itself.
+pub async fn access(
+    State(state): State<AppState>,
+    grant: Option<Extension<Grant>>,
+) -> Json<AccessInfo> {
+    Json(AccessInfo {
+        tokens_required: state.access.required,
+        signs_links: state.access.signer.is_some(),
+        scoped: grant.is_some_and(|Extension(Grant(claims))| claims.scope.is_limited()),
+        max_link_ttl_s: state.access.max_ttl_s,
     })
 }
 
