@@ -250,14 +250,6 @@ pub struct Marks {
 }
 
 impl Marks {
-    /// Whether nothing is drawn.
-    pub fn is_empty(&self) -> bool {
-        self.areas.is_empty()
-            && self.lines.is_empty()
-            && self.events.is_empty()
-            && self.guide.is_none()
-    }
-
     /// Which series the marks add to a chart (the evidence carrier, the guide, up and down
     /// markers): when it changes, a chart must be replaced rather than merged.
     pub fn series_shape(&self) -> [bool; 4] {
@@ -400,7 +392,7 @@ fn marks_series(marks: &Marks, theme: Theme) -> Line {
 }
 
 /// The ECharts option for one panel over the window `[start_ms, end_ms]`, with `marks` drawn
-/// over it. `find` picks the member lines named when there are too many to name (see
+/// over it. `pick` names the member lines when there are too many to name them all (see
 /// [`named_members`]).
 pub fn chart(
     panel: &Panel,
@@ -409,7 +401,7 @@ pub fn chart(
     start_ms: i64,
     end_ms: i64,
     marks: &Marks,
-    find: &str,
+    pick: Option<&MemberPick>,
 ) -> Chart {
     let colors = furniture(theme);
     let small_text = |color: &'static str| TextStyle::new().color(color).font_size(11);
@@ -423,17 +415,12 @@ pub fn chart(
         .iter()
         .any(|s| matches!(s.id, SeriesId::Code(_)));
     // Series drawn one per member (replica, GPU) read better without a stack.
-    let per_member = panel
-        .series
-        .iter()
-        .any(|s| matches!(s.id, SeriesId::Replica(_) | SeriesId::Gpu(_)));
+    let per_member = panel.series.iter().any(|s| is_member(&s.id));
     // Too many members to name: a few named in colour, the rest grey and unnamed.
-    let pick = named_members(panel, find);
     let named = |id: &SeriesId| {
-        pick.as_ref()
-            .is_none_or(|pick| !is_member(id) || pick.named.contains(&series_style(id).label))
+        pick.is_none_or(|pick| !is_member(id) || pick.named.contains(&series_style(id).label))
     };
-    tooltip = if let Some(pick) = &pick {
+    tooltip = if let Some(pick) = pick {
         // Lines that are not members (the average, the target) are listed like named ones.
         let listed: Vec<String> = panel
             .series
@@ -664,7 +651,8 @@ const MAX_LEGEND_ROW: usize = 8;
 /// The most member lines (replicas, GPUs) a chart names in colour; see [`named_members`].
 pub const MAX_NAMED_MEMBERS: usize = 6;
 
-fn is_member(id: &SeriesId) -> bool {
+/// A series drawn one per member: a replica or a GPU.
+pub fn is_member(id: &SeriesId) -> bool {
     matches!(id, SeriesId::Replica(_) | SeriesId::Gpu(_))
 }
 
@@ -689,11 +677,15 @@ pub fn named_members(panel: &Panel, find: &str) -> Option<MemberPick> {
         .iter()
         .filter(|s| is_member(&s.id))
         .map(|s| {
-            let values: Vec<f64> = s.points.iter().filter_map(|p| p.1).collect();
-            let mean = if values.is_empty() {
+            let (sum, count) = s
+                .points
+                .iter()
+                .filter_map(|p| p.1)
+                .fold((0.0, 0_u32), |(sum, count), v| (sum + v, count + 1));
+            let mean = if count == 0 {
                 f64::NEG_INFINITY
             } else {
-                values.iter().sum::<f64>() / values.len() as f64
+                sum / f64::from(count)
             };
             (series_style(&s.id).label, mean)
         })
@@ -846,7 +838,7 @@ mod marks_tests {
             0,
             60_000,
             &marks,
-            "",
+            None,
         ))
         .unwrap();
         let series = option["series"].as_array().unwrap();
@@ -888,7 +880,7 @@ mod marks_tests {
             0,
             60_000,
             &Marks::default(),
-            "",
+            None,
         ))
         .unwrap();
         assert!(plain["series"].as_array().is_none_or(|s| s.is_empty()));
@@ -977,7 +969,7 @@ mod tests {
             0,
             2000,
             &Marks::default(),
-            "",
+            None,
         ))
         .expect("chart serialises");
         let series = option["series"].as_array().expect("series");
@@ -1005,7 +997,7 @@ mod tests {
             0,
             0,
             &Marks::default(),
-            "",
+            None,
         ))
         .expect("chart serialises");
         assert_eq!(option["series"][0]["stack"], "total");
@@ -1038,7 +1030,7 @@ mod tests {
             0,
             0,
             &Marks::default(),
-            "",
+            None,
         ))
         .expect("chart serialises");
         let names: Vec<&str> = option["series"]
@@ -1102,7 +1094,7 @@ mod tests {
             0,
             20,
             &Marks::default(),
-            "r-1",
+            named_members(&panel, "r-1").as_ref(),
         ))
         .expect("chart serialises");
         let mut legend: Vec<&str> = option["legend"]["data"]

@@ -246,7 +246,7 @@ mod tests {
         assert_eq!(marks.areas[1].label, "");
         assert!(marks.areas[0].critical);
         assert_eq!(marks.lines.len(), 1);
-        assert!(super::marks(&one, PanelId::ResponseTime).is_empty());
+        assert_eq!(super::marks(&one, PanelId::ResponseTime), Marks::default());
         // Several deployments: the label names the deployment.
         let two = view(2);
         assert_eq!(

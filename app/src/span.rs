@@ -39,13 +39,12 @@ pub fn step_forward(filter: &Filter, now_ms: i64) -> Option<Filter> {
         .into_iter()
         .find(|range| range.duration_ms() == width)
     {
-        Some(range) => {
-            let mut live = with_window(filter, 0, 1);
-            live.from_ms = None;
-            live.to_ms = None;
-            live.range = range;
-            Some(live)
-        }
+        Some(range) => Some(Filter {
+            from_ms: None,
+            to_ms: None,
+            range,
+            ..filter.clone()
+        }),
         None => Some(with_window(filter, now_ms - width, now_ms)),
     }
 }

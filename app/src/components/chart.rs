@@ -6,7 +6,7 @@
 
 use leptos::prelude::*;
 
-use crate::chart_option::Marks;
+use crate::chart_option::{Marks, MemberPick};
 use crate::panels::PanelSpec;
 use crate::wire::Panel;
 
@@ -26,13 +26,13 @@ pub fn Chart(
     /// Drawn over the lines: findings' evidence, replica events, the autoscaler's target.
     #[prop(optional)]
     marks: Option<Signal<Marks>>,
-    /// Which members to name when there are too many to name them all (a search).
+    /// Which members to name when there are too many to name them all.
     #[prop(optional)]
-    find: Option<Signal<String>>,
+    pick: Option<Signal<Option<MemberPick>>>,
 ) -> impl IntoView {
     let marks = marks.unwrap_or_else(|| Signal::derive(Marks::default));
-    let find = find.unwrap_or_else(|| Signal::derive(String::new));
-    draw(dom_id.clone(), spec, panel, window, on_zoom, marks, find);
+    let pick = pick.unwrap_or_else(|| Signal::derive(|| None));
+    draw(dom_id.clone(), spec, panel, window, on_zoom, marks, pick);
     let label = move || spec.get().title;
     view! { <div class="chart" id=dom_id role="img" aria-label=label></div> }
 }
@@ -45,7 +45,7 @@ fn draw(
     _window: Signal<(i64, i64)>,
     _on_zoom: Callback<(i64, i64)>,
     _marks: Signal<Marks>,
-    _find: Signal<String>,
+    _pick: Signal<Option<MemberPick>>,
 ) {
 }
 
@@ -57,7 +57,7 @@ fn draw(
     window: Signal<(i64, i64)>,
     on_zoom: Callback<(i64, i64)>,
     marks: Signal<Marks>,
-    find: Signal<String>,
+    pick: Signal<Option<MemberPick>>,
 ) {
     use charming::{Echarts, WasmRenderer};
     use wasm_bindgen::closure::Closure;
@@ -206,14 +206,22 @@ fn draw(
         }
         let spec = spec.get();
         let marks = marks.get();
-        let find = find.get();
-        let option =
-            crate::chart_option::chart(&panel, &spec, theme, start_ms, end_ms, &marks, &find);
+        let pick = pick.get();
+        let option = crate::chart_option::chart(
+            &panel,
+            &spec,
+            theme,
+            start_ms,
+            end_ms,
+            &marks,
+            pick.as_ref(),
+        );
         let series: Vec<_> = panel.series.iter().map(|series| &series.id).collect();
         // The marks ride on series of their own: adding or removing one is a new shape, and so
-        // is another search (other names in the legend).
+        // are other members named.
+        let named = pick.as_ref().map(|pick| &pick.named);
         let shape = format!(
-            "{}|{theme:?}|{series:?}|{:?}|{find}",
+            "{}|{theme:?}|{series:?}|{:?}|{named:?}",
             spec.title,
             marks.series_shape()
         );

@@ -6,7 +6,7 @@
 use leptos::prelude::*;
 
 use super::chart::Chart;
-use crate::chart_option::named_members;
+use crate::chart_option::{is_member, named_members};
 use crate::panels::{Theme, series_style, spec, summary};
 use crate::wire::{PanelId, SeriesId, View};
 
@@ -79,10 +79,11 @@ pub fn PanelCard(
             named
                 .into_iter()
                 .filter_map(|name| {
-                    let series = panel.as_ref()?.series.iter().find(|s| {
-                        matches!(s.id, SeriesId::Replica(_) | SeriesId::Gpu(_))
-                            && series_style(&s.id).label == name
-                    })?;
+                    let series = panel
+                        .as_ref()?
+                        .series
+                        .iter()
+                        .find(|s| is_member(&s.id) && series_style(&s.id).label == name)?;
                     Some((name, series_style(&series.id).color(theme)))
                 })
                 .collect::<Vec<_>>()
@@ -229,7 +230,7 @@ pub fn PanelCard(
                     window=window
                     on_zoom=on_zoom
                     marks=marks.into()
-                    find=find.into()
+                    pick=pick.into()
                 />
                 <Show when=empty>
                     {move || match gpu_note() {
