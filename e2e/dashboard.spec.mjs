@@ -371,3 +371,58 @@ test('families no adapter knows are listed and charted by name', async ({ page, 
   expect(names.some((name) => /^production\/chat-llm-\d+$/.test(name))).toBe(true);
   await page.screenshot({ path: `${SHOTS}/families.png`, fullPage: true });
 });
+
+test('CPU and memory draw the container limit as a dashed line and say it', async ({ page, request }) => {
+  const query = 'environment=production&deployment=chat-llm&range=5m';
+  await waitForData(request, query);
+  // The limit the API reports (the demo's containers are simulated: docs/HOST.md).
+  const latest = (panel, id) => {
+    const series = panel.series.find((s) => s.id === id);
+    const points = (series?.points ?? []).filter(([, v]) => v !== null);
+    return points.length ? points[points.length - 1][1] : null;
+  };
+  let limits = {};
+  await expect
+    .poll(
+      async () => {
+        const view = await (await request.get(`${BASE}/api/v1/view?${query}`)).json();
+        const panel = (id) => view.panels.find((p) => p.id === id);
+        limits = { cpu: latest(panel('cpu'), 'limit'), memory: latest(panel('memory'), 'limit') };
+        return limits.cpu > 0 && limits.memory > 0;
+      },
+      { timeout: 60_000, intervals: [1000] },
+    )
+    .toBe(true);
+  await page.setViewportSize({ width: 1440, height: 900 });
+  await page.goto(`${BASE}/?${query}`);
+  await expect(page.locator('.connection')).toHaveAttribute('data-state', 'live', { timeout: 30_000 });
+  for (const [key, unit] of [['cpu', 'cores'], ['memory', 'MiB']]) {
+    const card = page.locator(`section.card[data-card="${key}"]`);
+    await card.scrollIntoViewIfNeeded();
+    const drawn = async () =>
+      page.evaluate((id) => {
+        const chart = window.echarts.getInstanceByDom(document.getElementById(`chart-${id}`));
+        if (!chart) return null;
+        const option = chart.getOption();
+        const limit = (option.series ?? []).find((s) => s.name === 'limit');
+        const values = (limit?.data ?? []).map(([, v]) => v).filter((v) => v !== null);
+        const legend = (option.legend?.[0]?.data ?? []).map((e) => (typeof e === 'string' ? e : e.name));
+        return {
+          dashed: limit?.lineStyle?.type,
+          last: values.length ? values[values.length - 1] : null,
+          axisMax: option.yAxis?.[0]?.max,
+          legend,
+        };
+      }, key);
+    await expect.poll(async () => (await drawn())?.last ?? null, { timeout: 30_000 }).toBe(limits[key]);
+    const chart = await drawn();
+    expect(chart.dashed).toBe('dashed');
+    expect(chart.legend).toContain('limit');
+    // The axis reaches the limit, so the line is on the plot, not above it.
+    if (typeof chart.axisMax === 'number') expect(chart.axisMax).toBeGreaterThanOrEqual(limits[key]);
+    // The card's "now" line says it, in the panel's unit.
+    await expect(card.locator('.now')).toContainText(new RegExp(`limit [0-9.]+ ${unit}`));
+    await page.mouse.move(0, 0);
+    await card.screenshot({ path: `${SHOTS}/limit-${key}.png` });
+  }
+});

@@ -93,7 +93,7 @@ class Replica:
         self.outage_until = 0.0
         self.hide_until = 0.0
         self.gauges: dict[str, Any] = {}
-        if args.engine in ("vllm", "sglang", "fastapi", "node"):
+        if args.engine in ("vllm", "sglang", "fastapi", "node", "container"):
             ProcessCollector(registry=self.inner)
         getattr(self, f"declare_{args.engine}")()
 
@@ -264,6 +264,29 @@ class Replica:
 
         self.inner.register(NodeCollector())
 
+    def declare_container(self) -> None:
+        """What a container-aware agent exports in inferscope's own names: the container's CPU
+        time, working set and cgroup limits (docs/ENGINES.md). Beside them the page keeps
+        prometheus_client's process_* of this Python process, and inferscope's host reader reads
+        the process from /proc too: the panels must show the container's figures, not those.
+        A gauge appears on the page only once it has been set."""
+        self.g = {"cpu_used": 0.0}
+        replica = self
+
+        class ContainerCollector:
+            def collect(self):
+                yield CounterMetricFamily("inferscope_container_cpu_usage_seconds",
+                                          "CPU time the container used.", value=replica.g["cpu_used"])
+                for key, name, help_text in (
+                        ("working_set", "inferscope_container_memory_working_set_bytes",
+                         "The container's working set."),
+                        ("cpu_limit", "inferscope_container_cpu_limit_cores", "cpu.max as cores."),
+                        ("memory_limit", "inferscope_container_memory_limit_bytes", "memory.max.")):
+                    if key in replica.g:
+                        yield GaugeMetricFamily(name, help_text, value=replica.g[key])
+
+        self.inner.register(ContainerCollector())
+
     # ---- requests ----
 
     def apply(self, plan: dict[str, Any]) -> int:
@@ -322,12 +345,15 @@ class Replica:
         if engine in ("vllm", "sglang"):
             for key, value in values.items():
                 self.g[key].set(value)
-        elif engine in ("triton", "node"):
+        elif engine in ("triton", "node", "container"):
             self.g.update(values)
 
     def advance_cpu(self, seconds: dict[str, float]) -> None:
         """node: the host's CPUs spent these seconds in these modes (both CPUs alike)."""
         self.log.write("cpu", seconds=seconds)
+        if self.args.engine == "container":
+            self.g["cpu_used"] += seconds["container"]
+            return
         for (cpu, mode) in list(self.cpu):
             self.cpu[(cpu, mode)] += seconds.get(mode, 0.0)
 
@@ -448,7 +474,8 @@ def build_app(replica: Replica) -> FastAPI:
         return JSONResponse({"id": plan["id"]}, status_code=status)
 
     route = {"vllm": "/v1/completions", "sglang": "/generate", "fastapi": "/predict",
-             "triton": "/v2/models/densenet_onnx/infer", "node": "/unused"}[engine]
+             "triton": "/v2/models/densenet_onnx/infer", "node": "/unused",
+             "container": "/unused"}[engine]
     app.add_api_route(route, infer, methods=["POST"])
 
     @app.get("/health")
@@ -463,7 +490,8 @@ def build_app(replica: Replica) -> FastAPI:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--engine", required=True, choices=["vllm", "sglang", "triton", "fastapi", "node"])
+    parser.add_argument("--engine", required=True, choices=["vllm", "sglang", "triton", "fastapi", "node",
+                                                              "container"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--log", required=True)
     parser.add_argument("--model-name", default="model")

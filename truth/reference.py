@@ -142,6 +142,9 @@ class Page:
                 for mode in ("irq", "nice", "softirq", "steal", "system", "user"):
                     self.counter(("cpu", cpu, mode), "CpuSeconds", None)
             self.gauges = {("mem_total",): 64.0 * 2**30, ("mem_available",): 40.0 * 2**30}
+        elif engine == "container":
+            self.counter(("cpu",), "CpuSeconds", None)
+            self.gauges = {}
 
     def vllm_histograms(self):
         old = self.variant == "v063"
@@ -260,13 +263,17 @@ class Page:
         names = {"running": ("ConcurrentRequests", "in_progress"),
                  "waiting": ("ConcurrentRequests", "queued"), "kv_cache": ("KvCacheUsage", None),
                  "gpu_util": ("GpuUtilization", "GPU"), "gpu_used": ("GpuMemoryUsedBytes", "GPU"),
-                 "mem_total": ("mem_total",), "mem_available": ("mem_available",)}
+                 "mem_total": ("mem_total",), "mem_available": ("mem_available",),
+                 "working_set": ("MemoryWorkingSetBytes", None), "cpu_limit": ("CpuLimitCores", None),
+                 "memory_limit": ("MemoryLimitBytes", None)}
         for name, value in values.items():
             self.gauges[names[name]] = float(value)
 
     def advance_cpu(self, seconds: dict[str, float]) -> None:
         for (kind, *rest), child in self.children.items():
-            if kind == "cpu":
+            if kind == "cpu" and self.engine == "container":
+                child.value += seconds["container"]
+            elif kind == "cpu":
                 child.value += seconds.get(rest[1], 0.0)
 
     def gauge_readings(self) -> dict[tuple[str, str | None], float]:
@@ -578,6 +585,23 @@ def gauge_sum(targets: list[Target], grid: Grid, key, average: bool = False) -> 
             out.append(sum(present) / len(present) if average else sum(present))
     return out
 
+
+def gauge_min(targets: list[Target], grid: Grid, key) -> list[float | None]:
+    """A limit line: at each point the lowest value among the targets that report one there."""
+    lines = [gauge_line(target, grid, key) for target in targets
+             if any(key in s.gauges for s in target.good)]
+    if not lines:
+        return []
+    return [min((v for v in values if v is not None), default=None) for values in zip(*lines)]
+
+
+def member_average(lines: list[list[float | None]]) -> list[float | None]:
+    """The mean, at each point, of the member lines present there."""
+    out = []
+    for values in zip(*lines):
+        present = [v for v in values if v is not None]
+        out.append(sum(present) / len(present) if present else None)
+    return out
 
 
 # ---- LLM panels ----

@@ -15,7 +15,10 @@ point of every panel with reference.py, which reads only the replicas' own event
 Prints, per engine and panel, the points checked, skipped (a scrape within 60 ms after a window
 edge, or a gauge whose lookback meets a replica's restart) and wrong, and exits 1 when any point is
 wrong. Loopback replicas are also read by inferscope's host reader: their CPU and memory panels
-must have no gaps caused by it and must not count the process twice.
+must have no gaps caused by it and must not count the process twice. Two "container" replicas
+export a container's CPU, working set and limits in inferscope's own names (limits that change
+during the run, one replica without a memory limit, one restart): their CPU and memory panels
+must show those figures, not the process's, and the `limit` line the lowest reported limit.
 """
 
 from __future__ import annotations
@@ -254,7 +257,13 @@ def drive(replica: Replica, seed: int, until: float, rate: float, stop: threadin
             plan = PLANS[replica.engine](rng, replica, number)
             pool.submit(replica.post, ROUTES[replica.engine], plan)
             next_request += rng.expovariate(rate)
-        if now >= next_gauge:
+        if now >= next_gauge and replica.engine == "container":
+            # One order for both, to keep the run's load (and its timing jitter) down.
+            pool.submit(replica.post, "/control", {
+                "gauges": gauge_readings(replica, gauges),
+                "cpu": {"container": round(gauges.uniform(0, 0.6), 3)}})
+            next_gauge += 0.37
+        elif now >= next_gauge:
             pool.submit(replica.post, "/control", {"gauges": gauge_readings(replica, gauges)})
             if replica.engine == "node":
                 pool.submit(replica.post, "/control", {"cpu": {
@@ -278,7 +287,20 @@ def gauge_readings(replica: Replica, rng: random.Random) -> dict:
     if engine == "node":
         total = 64 * 2**30
         return {"mem_total": total, "mem_available": rng.randint(4, 60) * 2**30}
+    if engine == "container":
+        # Limits change now and then (an operator resizing a pod in place), so the lowest of
+        # the two replicas' moves between them; c1 never reports a memory limit.
+        values = {"working_set": rng.randint(200, 4000) * 2**20}
+        if rng.random() < 0.08 or replica.name not in LIMITS:
+            LIMITS[replica.name] = rng.choice((0.5, 1.0, 1.5, 2.0, 4.0))
+        values["cpu_limit"] = LIMITS[replica.name]
+        if replica.name == "c0":
+            values["memory_limit"] = 6 * 2**30
+        return values
     return {}
+
+
+LIMITS: dict[str, float] = {}  # container replica -> its CPU limit now
 
 
 # ---- The run ----
@@ -297,6 +319,8 @@ def deployments(logs: Path, python: str, tgi: str) -> list[Replica]:
         Replica("triton", "r0", "triton", port(), logs, python, tgi),
         Replica("fastapi", "r0", "fastapi", port(), logs, python, tgi),
         Replica("node", "n0", "node", port(), logs, python, tgi),
+        Replica("container", "c0", "container", port(), logs, python, tgi),
+        Replica("container", "c1", "container", port(), logs, python, tgi),
     ]
 
 
@@ -384,6 +408,7 @@ def main() -> int:
         at(0.30)
         by_name[("vllm", "r0")].restart()
         by_name[("tgi", "r0")].restart()
+        by_name[("container", "c1")].restart()
         at(0.45)
         for key in (("vllm", "r1"), ("tgi", "r1"), ("sglang", "r0"), ("triton", "r0")):
             by_name[key].post("/control", {"outage_s": 12})  # longer than the 5 s rate window
@@ -481,14 +506,22 @@ def compare(replicas: list[Replica], views: dict, asked_ms: float, rss: dict) ->
         def near_restart(t: int, width: int) -> bool:
             return any(t - width - 1500 < back and killed < t + 1500 for killed, back in down)
 
-        def check(panel_id: str, expected: dict, kind: str) -> None:
+        def check(panel_id: str, expected: dict, kind: str, only: set | None = None,
+                  skip: frozenset = frozenset()) -> None:
+            """Every point of the panel's series against `expected`; a series on one side only is
+            wrong at each of its points. A panel that mixes a rate and a gauge is checked in two
+            calls: `only` these series, or all but those in `skip`."""
             nonlocal wrong_total, worst_rate_error
             panel = panels.get(panel_id)
             got = {series_key(s["id"]): dict((p[0], p[1]) for p in s["points"])
                    for s in (panel or {}).get("series", [])}
             above = {(series_key(a["series"]), a["at_ms"]) for a in (panel or {}).get("above", [])}
             checked = skipped = wrong = 0
-            for key in sorted(set(expected) | set(got), key=str):
+            keys = set(expected) | set(got)
+            if only is not None:
+                keys &= only
+            keys -= skip
+            for key in sorted(keys, key=str):
                 want_line = expected.get(key)
                 got_line = got.get(key)
                 for index, t in enumerate(times):
@@ -558,6 +591,19 @@ def compare(replicas: list[Replica], views: dict, asked_ms: float, rss: dict) ->
             check("cpu", {("replica", "n0"): cpu, "avg": cpu}, "rate")
             memory = reference.gauge_sum(targets, grid, ("MemoryWorkingSetBytes", None))
             check("memory", {("replica", "n0"): memory, "avg": memory}, "gauge")
+        elif kind == "container":
+            # The page's container figures, not its process_* nor the host reader's /proc.
+            rates = reference.counter_rate(targets, grid, "CpuSeconds")
+            cpu = {("replica", r.name): rates.get(i, [None] * len(times)) for i, r in enumerate(members)}
+            cpu["avg"] = reference.member_average(list(cpu.values()))
+            check("cpu", cpu, "rate", skip=frozenset({"limit"}))
+            limit = reference.gauge_min(targets, grid, ("CpuLimitCores", None))
+            check("cpu", {"limit": limit}, "gauge", only={"limit"})
+            memory = {("replica", r.name): reference.gauge_line(t, grid, ("MemoryWorkingSetBytes", None))
+                      for r, t in zip(members, targets)}
+            memory["avg"] = reference.member_average(list(memory.values()))
+            memory["limit"] = reference.gauge_min(targets, grid, ("MemoryLimitBytes", None))
+            check("memory", memory, "gauge")
         elif kind in ("vllm", "sglang", "fastapi"):
             wrong_total += companions(deployment, members, panels, times, asked_ms, rss, rows, examples)
         if variant.startswith("model="):

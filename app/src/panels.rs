@@ -583,6 +583,9 @@ pub fn series_style(id: &SeriesId) -> SeriesStyle {
         SeriesId::Mean => style("mean", "#5169D0", "#9DAEF0", 2.2, false),
         SeriesId::KvCache => style("KV cache", "#12A594", "#2EC4B0", 2.0, true),
         SeriesId::Total => style("total", "#6B7280", "#9AA3B2", 1.2, true),
+        // A capacity line, as the GPU total is: grey and dashed, a little heavier, because
+        // the replica lines run up to it when a container is throttled or near its OOM kill.
+        SeriesId::Limit => style("limit", "#6B7280", "#9AA3B2", 1.6, true),
         SeriesId::Prompt => style("prompt", "#8196E0", "#6F83D6", 1.6, false),
         SeriesId::Generated => style("generated", "#12A594", "#2EC4B0", 2.0, false),
         SeriesId::HitRate => style("hit rate", "#12A594", "#2EC4B0", 2.0, false),
@@ -799,10 +802,17 @@ pub fn summary(panel: &Panel) -> String {
             format::number(get(SeriesId::InProgress).unwrap_or(0.0)),
             format::number(get(SeriesId::Queued).unwrap_or(0.0))
         ),
-        PanelId::Cpu | PanelId::Memory => format!(
-            "avg {} per replica · {members} replicas",
-            get(SeriesId::Average).map_or("–".into(), |v| unit.format(v))
-        ),
+        PanelId::Cpu | PanelId::Memory => {
+            let noun = if members == 1 { "replica" } else { "replicas" };
+            let mut text = format!(
+                "avg {} per replica · {members} {noun}",
+                get(SeriesId::Average).map_or("–".into(), |v| unit.format(v))
+            );
+            if let Some(limit) = get(SeriesId::Limit) {
+                text.push_str(&format!(" · limit {}", unit.format(limit)));
+            }
+            text
+        }
         PanelId::GpuUsage => {
             let mut text = match get(SeriesId::Average) {
                 Some(value) => format!("avg {} on {members} GPUs", format::percent(value)),
@@ -1003,6 +1013,23 @@ mod tests {
             None,
         );
         assert_eq!(summary(&cpu), "avg 2 cores per replica · 2 replicas");
+        let limited = panel(
+            PanelId::Memory,
+            &[
+                (
+                    SeriesId::Replica("chat-0".into()),
+                    &[Some(512.0 * 1048576.0)],
+                ),
+                (SeriesId::Average, &[Some(512.0 * 1048576.0)]),
+                (SeriesId::Limit, &[Some(2.0 * 1073741824.0)]),
+            ],
+            None,
+        );
+        // The limit is a line, not a member: one replica, and the limit said after it.
+        assert_eq!(
+            summary(&limited),
+            "avg 512 MiB per replica · 1 replica · limit 2 GiB"
+        );
         let memory = panel(
             PanelId::GpuMemory,
             &[

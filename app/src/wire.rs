@@ -353,6 +353,10 @@ pub enum SeriesId {
     /// Capacity (GPU memory in all).
     #[serde(rename = "total")]
     Total,
+    /// The replica's container limit (CPU and memory panels): where replicas' limits differ,
+    /// the lowest, the first a replica reaches.
+    #[serde(rename = "limit")]
+    Limit,
     /// Prompt tokens processed per second.
     #[serde(rename = "prompt")]
     Prompt,

@@ -44,6 +44,12 @@ pub enum Signal {
     CpuSeconds,
     /// Memory working set, gauge, bytes; detail as for [`Signal::CpuSeconds`].
     MemoryWorkingSetBytes,
+    /// The CPU the replica's container may use, gauge, cores (a cgroup's quota over its
+    /// period); reported only where a limit is set.
+    CpuLimitCores,
+    /// The memory the replica's container may use, gauge, bytes; reported only where a limit
+    /// is set.
+    MemoryLimitBytes,
     /// GPU utilisation, gauge, ratio 0–1; detail label: the GPU index.
     GpuUtilization,
     /// GPU memory used, gauge, bytes; detail label: the GPU index.

@@ -21,6 +21,8 @@ const PROFILE: ModelProfile = ModelProfile {
     cpu_per_token: Duration::from_micros(400),
     host_weights_bytes: 48 * 1024 * 1024,
     host_bytes_per_token: 1024,
+    cpu_limit_cores: 1.5,
+    memory_limit_bytes: 256 * 1024 * 1024,
     gpu_weights_bytes: 1024,
     gpu_kv_bytes_per_token: 1024,
     kv_capacity_tokens: 10_000,
@@ -57,6 +59,12 @@ async fn a_replica_is_a_process_read_from_proc() {
     let metrics = format!("http://{}/metrics", replica.addr);
     let before = page(&client, &metrics).await;
     let cpu_before = gauge(&before, "inferscope_container_cpu_usage_seconds_total");
+    // Its simulated container's limits, as the profile states them.
+    assert_eq!(gauge(&before, "inferscope_container_cpu_limit_cores"), 1.5);
+    assert_eq!(
+        gauge(&before, "inferscope_container_memory_limit_bytes"),
+        268_435_456.0
+    );
     // Work: 20 requests of 500 output tokens at 400 µs of CPU per token = 4 s of CPU.
     let mut requests = Vec::new();
     for _ in 0..20 {
@@ -88,7 +96,9 @@ async fn a_replica_is_a_process_read_from_proc() {
     // what /proc says of that process.
     let memory = gauge(&after, "inferscope_container_memory_working_set_bytes");
     assert!(memory >= 48.0 * 1048576.0, "{:.0} MiB", memory / 1048576.0);
-    let outside = proc.process(pid).expect("reading").working_set_bytes;
+    // Its own process tree, as the replica reads itself (in a container too, where the
+    // container's cgroup would hold the whole fleet).
+    let outside = proc.process_tree(pid).working_set_bytes;
     assert!(
         (memory - outside).abs() < 16.0 * 1048576.0,
         "the replica says {memory}, /proc says {outside}"

@@ -1,6 +1,6 @@
 //! Host readings against processes this test starts: a busy loop reads as about one core, an
 //! allocation shows in the working set, descendants count with their parent, and a process is
-//! found by the port it listens on.
+//! found by the port it listens on; a container is read from its cgroup with its limits.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a test fails by panicking
 #![allow(clippy::disallowed_methods)] // plain synchronous tests: no async worker to block
 
@@ -97,4 +97,127 @@ fn a_process_is_found_by_the_port_it_listens_on() {
     assert_eq!(proc.listener(port), Some(std::process::id()));
     drop(listener);
     assert_eq!(proc.listener(port), None);
+}
+
+/// A `/proc` and a cgroup v2 hierarchy written as the kernel shows them, for one process in a
+/// Kubernetes container: the container's and the pod's cgroups, each with limits of its own.
+struct FakeHost {
+    root: std::path::PathBuf,
+}
+
+impl FakeHost {
+    fn new(name: &str) -> FakeHost {
+        let root =
+            std::env::temp_dir().join(format!("inferscope-host-{name}-{}", std::process::id()));
+        let _absent = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("proc/4242")).unwrap();
+        FakeHost { root }
+    }
+
+    fn write(&self, path: &str, text: &str) {
+        let path = self.root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn proc(&self) -> Proc {
+        Proc::at(self.root.join("proc"), self.root.join("cgroup"))
+    }
+}
+
+impl Drop for FakeHost {
+    fn drop(&mut self) {
+        let _left = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+const POD: &str = "cgroup/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1a2b.slice";
+
+fn container_host(name: &str) -> FakeHost {
+    let host = FakeHost::new(name);
+    host.write(
+        "proc/4242/stat",
+        "4242 (python3) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0",
+    );
+    host.write(
+        "proc/4242/cgroup",
+        "0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1a2b.slice/cri-containerd-9f8e.scope\n",
+    );
+    let container = format!("{POD}/cri-containerd-9f8e.scope");
+    host.write(&format!("{container}/memory.current"), "734003200\n");
+    host.write(
+        &format!("{container}/memory.stat"),
+        "anon 600000000\nfile 134003200\ninactive_file 100000000\nactive_file 34003200\n",
+    );
+    host.write(
+        &format!("{container}/cpu.stat"),
+        "usage_usec 12500000\nuser_usec 10000000\nsystem_usec 2500000\n",
+    );
+    host
+}
+
+#[test]
+fn a_container_reads_its_limits_the_tightest_of_its_cgroup_and_those_above() {
+    let host = container_host("limits");
+    let container = format!("{POD}/cri-containerd-9f8e.scope");
+    // The container: 1.5 cores (150 ms in every 100 ms), 2 GiB. The pod above it: 4 cores
+    // and 1 GiB, which is tighter for memory. The kernel enforces both (cgroup-v2.rst:
+    // "cpu.max … $MAX $PERIOD", "memory.max … hard limit"), so the reading is 1.5 cores and
+    // 1 GiB.
+    host.write(&format!("{container}/cpu.max"), "150000 100000\n");
+    host.write(&format!("{container}/memory.max"), "2147483648\n");
+    host.write(&format!("{POD}/cpu.max"), "400000 100000\n");
+    host.write(&format!("{POD}/memory.max"), "1073741824\n");
+    // Above the pod nothing is limited ("max").
+    host.write(
+        "cgroup/kubepods.slice/kubepods-burstable.slice/cpu.max",
+        "max 100000\n",
+    );
+    host.write(
+        "cgroup/kubepods.slice/kubepods-burstable.slice/memory.max",
+        "max\n",
+    );
+    let reading = host.proc().process(4242).expect("reading");
+    assert_eq!(
+        reading.processes, 0,
+        "the cgroup is read, not the process tree"
+    );
+    assert_eq!(reading.cpu_seconds, 12.5);
+    assert_eq!(reading.working_set_bytes, 634_003_200.0);
+    assert_eq!(reading.limits.cpu_cores, Some(1.5));
+    assert_eq!(reading.limits.memory_bytes, Some(1_073_741_824.0));
+    let page = server::scrape::host::render(&reading, None);
+    assert!(
+        page.contains("\ninferscope_container_cpu_limit_cores 1.5\n"),
+        "{page}"
+    );
+    assert!(
+        page.contains("\ninferscope_container_memory_limit_bytes 1073741824\n"),
+        "{page}"
+    );
+}
+
+#[test]
+fn a_container_without_limits_reports_none() {
+    let host = container_host("unlimited");
+    let container = format!("{POD}/cri-containerd-9f8e.scope");
+    host.write(&format!("{container}/cpu.max"), "max 100000\n");
+    host.write(&format!("{container}/memory.max"), "max\n");
+    let reading = host.proc().process(4242).expect("reading");
+    assert_eq!(reading.cpu_seconds, 12.5);
+    assert_eq!(reading.limits.cpu_cores, None);
+    assert_eq!(reading.limits.memory_bytes, None);
+    let page = server::scrape::host::render(&reading, None);
+    assert!(!page.contains("limit"), "{page}");
+}
+
+#[test]
+fn a_cpu_quota_with_another_period_is_quota_over_period() {
+    let host = container_host("period");
+    let container = format!("{POD}/cri-containerd-9f8e.scope");
+    // 25 ms in every 50 ms: half a core.
+    host.write(&format!("{container}/cpu.max"), "25000 50000\n");
+    let reading = host.proc().process(4242).expect("reading");
+    assert_eq!(reading.limits.cpu_cores, Some(0.5));
+    assert_eq!(reading.limits.memory_bytes, None);
 }

@@ -37,6 +37,8 @@ fn deployment() -> DemoDeployment {
                 cpu_per_token: Duration::from_micros(1),
                 host_weights_bytes: 64 * 1024,
                 host_bytes_per_token: 16,
+                cpu_limit_cores: 0.0,
+                memory_limit_bytes: 0,
                 gpu_weights_bytes: 1 << 30,
                 gpu_kv_bytes_per_token: 1024,
                 kv_capacity_tokens: 10_000,

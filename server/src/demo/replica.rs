@@ -67,6 +67,11 @@ pub struct ModelProfile {
     pub host_weights_bytes: usize,
     /// Host memory a request holds per token of context while in flight, bytes.
     pub host_bytes_per_token: usize,
+    /// Simulated container: the CPU it may use, cores (0: no limit).
+    pub cpu_limit_cores: f64,
+    /// Simulated container: the memory it may use, bytes (0: no limit), as for
+    /// [`ModelProfile::cpu_limit_cores`].
+    pub memory_limit_bytes: u64,
     /// Simulated GPU: bytes the weights occupy.
     pub gpu_weights_bytes: u64,
     /// Simulated GPU: KV cache bytes per token in flight.
@@ -643,17 +648,14 @@ async fn metrics(State(state): State<Arc<ReplicaState>>) -> impl IntoResponse {
         "Tokens generated for each request.",
         &mut page,
     );
-    // A replica process reads itself from /proc, as the host reader reads any process. On a
-    // thread, this handler runs on the replica's own thread, so the thread's CPU is the
-    // replica's, and its memory is the bytes it holds.
+    // A replica process reads itself from /proc, as the host reader reads a process outside a
+    // container (inside one, the container's cgroup holds every replica of the fleet, so its
+    // figures and limits are no one replica's). On a thread, this handler runs on the
+    // replica's own thread, so the thread's CPU is the replica's, and its memory is the bytes
+    // it holds.
     let own = state
         .own_process
-        .then(|| {
-            crate::scrape::host::Proc::default()
-                .process(std::process::id())
-                .ok()
-        })
-        .flatten();
+        .then(|| crate::scrape::host::Proc::default().process_tree(std::process::id()));
     let (cpu, memory) = match own {
         Some(reading) => (Some(reading.cpu_seconds), reading.working_set_bytes),
         None => (
@@ -676,6 +678,24 @@ async fn metrics(State(state): State<Arc<ReplicaState>>) -> impl IntoResponse {
         &mut page,
     );
     let profile = state.profile;
+    // The limits of the container each replica would have in a real fleet: a stated
+    // simulation, as the GPU is.
+    if profile.cpu_limit_cores > 0.0 {
+        render_gauge(
+            "inferscope_container_cpu_limit_cores",
+            "The CPU the replica's simulated container may use, cores.",
+            &[("", profile.cpu_limit_cores)],
+            &mut page,
+        );
+    }
+    if profile.memory_limit_bytes > 0 {
+        render_gauge(
+            "inferscope_container_memory_limit_bytes",
+            "The memory the replica's simulated container may use, bytes.",
+            &[("", profile.memory_limit_bytes as f64)],
+            &mut page,
+        );
+    }
     let kv_tokens = state.kv_tokens.load(Ordering::Relaxed) as u64;
     let kv_in_use = kv_tokens.min(profile.kv_capacity_tokens);
     let utilisation = state
@@ -1152,6 +1172,8 @@ mod tests {
         cpu_per_token: Duration::ZERO,
         host_weights_bytes: 1024,
         host_bytes_per_token: 1024,
+        cpu_limit_cores: 0.0,
+        memory_limit_bytes: 0,
         gpu_weights_bytes: 0,
         gpu_kv_bytes_per_token: 0,
         kv_capacity_tokens: 0,

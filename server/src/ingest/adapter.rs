@@ -418,6 +418,20 @@ fn own_and_platform() -> Vec<FamilyRule> {
         .rank(0),
         row(
             I,
+            "inferscope_container_cpu_limit_cores",
+            Gauge,
+            Signal::CpuLimitCores,
+        )
+        .rank(0),
+        row(
+            I,
+            "inferscope_container_memory_limit_bytes",
+            Gauge,
+            Signal::MemoryLimitBytes,
+        )
+        .rank(0),
+        row(
+            I,
             "inferscope_gpu_utilization_ratio",
             Gauge,
             Signal::GpuUtilization,

@@ -347,8 +347,8 @@ pub fn panel_signals(id: PanelId) -> &'static [Signal] {
         PanelId::PromptTokens => &[S::PromptTokens],
         PanelId::ResponseSize => &[S::ResponseSizeBytes],
         PanelId::GenerationTokens => &[S::GenerationTokens],
-        PanelId::Cpu => &[S::CpuSeconds],
-        PanelId::Memory => &[S::MemoryWorkingSetBytes],
+        PanelId::Cpu => &[S::CpuSeconds, S::CpuLimitCores],
+        PanelId::Memory => &[S::MemoryWorkingSetBytes, S::MemoryLimitBytes],
         PanelId::GpuUsage => &[S::GpuUtilization, S::KvCacheUsage],
         PanelId::GpuMemory => &[S::GpuMemoryUsedBytes, S::GpuMemoryTotalBytes],
         PanelId::AsyncQueueTime => &[S::AsyncQueueSeconds],
@@ -854,6 +854,9 @@ impl<'a> Reader<'a> {
             PanelId::Cpu => {
                 let per_replica = self.rates(Signal::CpuSeconds, |key| Some(replica_of(key)));
                 self.per_member(&mut panel, per_replica, SeriesId::Replica);
+                if let Some(limit) = self.lowest_limit(Signal::CpuLimitCores) {
+                    push(&mut panel, SeriesId::Limit, limit);
+                }
             }
             PanelId::Memory => {
                 let per_replica = self
@@ -862,6 +865,9 @@ impl<'a> Reader<'a> {
                     .map(|(replica, (line, _))| (replica, line))
                     .collect();
                 self.per_member(&mut panel, per_replica, SeriesId::Replica);
+                if let Some(limit) = self.lowest_limit(Signal::MemoryLimitBytes) {
+                    push(&mut panel, SeriesId::Limit, limit);
+                }
             }
             PanelId::GpuUsage => {
                 let per_gpu = self.gpu_lines(Signal::GpuUtilization);
@@ -1159,6 +1165,25 @@ impl<'a> Reader<'a> {
         .into_iter()
         .map(|(gpu, (line, _))| (gpu, line))
         .collect()
+    }
+
+    /// A limit per replica (the sum of its containers' where it reports several), and at each
+    /// point the lowest among the replicas that report one: the first limit a replica reaches.
+    /// `None` where no replica in scope reports a limit.
+    fn lowest_limit(&self, signal: Signal) -> Option<Line> {
+        let per_replica = self.gauges(signal, |key| Some(replica_of(key)));
+        if per_replica.is_empty() {
+            return None;
+        }
+        let mut lowest: Line = vec![None; self.grid.len()];
+        for (line, _) in per_replica.into_values() {
+            for (slot, value) in lowest.iter_mut().zip(line) {
+                if let Some(value) = value {
+                    *slot = Some(slot.map_or(value, |known: f64| known.min(value)));
+                }
+            }
+        }
+        Some(lowest)
     }
 
     /// One line per member (replica or GPU) and their average.
@@ -2048,6 +2073,54 @@ mod tests {
         assert_eq!(value_at(gpu, SeriesId::Average, end), Some(0.5));
         let gpu_memory = view.panel(PanelId::GpuMemory).expect("gpu memory");
         assert_eq!(value_at(gpu_memory, SeriesId::Total, end), Some(80.0));
+        // Nobody reported a limit: no limit line, rather than one at zero.
+        assert!(cpu.series(&SeriesId::Limit).is_none());
+        assert!(memory.series(&SeriesId::Limit).is_none());
+    }
+
+    #[test]
+    fn cpu_and_memory_limits_draw_the_lowest_among_replicas_that_report_one() {
+        let mut store = store();
+        let t0 = 5_000_000_000;
+        let gauge = |signal, value| Observation {
+            signal,
+            detail: None,
+            model: None,
+            value: Value::Gauge(value),
+        };
+        // a: 2 cores / 1000 B, lowered to 0.5 cores at second 3; b: 1 core / 600 B;
+        // c: no limits at all, and it must not pull the line to zero.
+        for replica in ["a", "b", "c"] {
+            let target = target("chat", replica);
+            scrape(&mut store, &target, t0, vec![]);
+            for second in 1..=5 {
+                let mut observations = vec![gauge(Signal::MemoryWorkingSetBytes, 100.0)];
+                match replica {
+                    "a" => {
+                        let cores = if second >= 3 { 0.5 } else { 2.0 };
+                        observations.push(gauge(Signal::CpuLimitCores, cores));
+                        observations.push(gauge(Signal::MemoryLimitBytes, 1000.0));
+                    }
+                    "b" => {
+                        observations.push(gauge(Signal::CpuLimitCores, 1.0));
+                        observations.push(gauge(Signal::MemoryLimitBytes, 600.0));
+                    }
+                    _ => {}
+                }
+                scrape(&mut store, &target, t0 + second * 1000, observations);
+            }
+        }
+        let end = t0 + 5000;
+        let view = view(&store, &five_minutes(), end, SETTINGS);
+        let cpu = view.panel(PanelId::Cpu).expect("cpu");
+        assert_eq!(value_at(cpu, SeriesId::Limit, t0 + 2000), Some(1.0));
+        assert_eq!(value_at(cpu, SeriesId::Limit, t0 + 3000), Some(0.5));
+        assert_eq!(value_at(cpu, SeriesId::Limit, end), Some(0.5));
+        let memory = view.panel(PanelId::Memory).expect("memory");
+        assert_eq!(value_at(memory, SeriesId::Limit, end), Some(600.0));
+        // The limit is not a member: the average is of the three working sets alone.
+        assert_eq!(value_at(memory, SeriesId::Average, end), Some(100.0));
+        assert!(memory.series(&SeriesId::Replica("c".into())).is_some());
     }
 
     #[test]

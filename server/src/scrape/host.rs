@@ -1,6 +1,6 @@
 //! Host readings for replicas on this machine: CPU (cores used) and memory (working set) of a
 //! replica's process and its descendants from `/proc`, or of its cgroup v2 when it runs in a
-//! container; host totals beside them. A [`HostScraper`] is a scrape loop's source like any
+//! container, with the container's CPU and memory limits; host totals beside them. A [`HostScraper`] is a scrape loop's source like any
 //! exporter: it renders what it read as an exposition page in inferscope's own names and ingests
 //! it, so `up`, staleness and counter resets work as for HTTP targets.
 //!
@@ -37,7 +37,38 @@ pub struct ProcessReading {
     pub working_set_bytes: f64,
     /// The cgroup read instead of the processes, when the process runs in a container.
     pub cgroup: Option<PathBuf>,
+    /// The container's limits (none outside a container, or where none is set).
+    pub limits: Limits,
 }
+
+/// The CPU and memory a cgroup v2 may use: the tightest limit set on it or on any cgroup above
+/// it, as the kernel enforces them.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Limits {
+    /// Cores: `cpu.max`'s quota over its period.
+    pub cpu_cores: Option<f64>,
+    /// Bytes: `memory.max`.
+    pub memory_bytes: Option<f64>,
+}
+
+/// `cpu.max` ("$MAX $PERIOD", microseconds; `max` for no limit) as cores.
+fn cpu_max_cores(text: &str) -> Option<f64> {
+    let mut fields = text.split_whitespace();
+    let quota = fields.next()?.parse::<f64>().ok()?;
+    let period = fields
+        .next()
+        .map_or(Some(100_000.0), |p| p.parse::<f64>().ok())?;
+    (quota.is_finite() && quota > 0.0 && period > 0.0).then(|| quota / period)
+}
+
+/// `memory.max` (bytes; `max` for no limit).
+fn memory_max_bytes(text: &str) -> Option<f64> {
+    let bytes = text.trim().parse::<u64>().ok()?;
+    Some(bytes as f64)
+}
+
+/// Most cgroup levels walked up from a container's cgroup when looking for limits.
+const MAX_CGROUP_DEPTH: usize = 32;
 
 /// The host's totals.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -74,6 +105,15 @@ fn stat_fields(text: &str) -> Option<Vec<&str>> {
 }
 
 impl Proc {
+    /// `/proc` at `root` and the cgroup v2 hierarchy at `cgroup_root` (a tree that imitates
+    /// them, for tests).
+    pub fn at(root: impl Into<PathBuf>, cgroup_root: impl Into<PathBuf>) -> Proc {
+        Proc {
+            root: root.into(),
+            cgroup_root: cgroup_root.into(),
+        }
+    }
+
     pub(crate) fn read(&self, path: impl AsRef<Path>) -> Option<String> {
         std::fs::read_to_string(self.root.join(path)).ok()
     }
@@ -135,6 +175,36 @@ impl Proc {
         dir.join("memory.current").exists().then_some(dir)
     }
 
+    /// The limits on a cgroup: the tightest of its own and its ancestors' (up to the root of
+    /// the hierarchy, which has none).
+    fn cgroup_limits(&self, dir: &Path) -> Limits {
+        let tighter = |known: Option<f64>, found: Option<f64>| match (known, found) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let mut limits = Limits::default();
+        let mut at = Some(dir);
+        for _ in 0..MAX_CGROUP_DEPTH {
+            let Some(level) = at.filter(|level| *level != self.cgroup_root) else {
+                break;
+            };
+            if !level.starts_with(&self.cgroup_root) {
+                break;
+            }
+            let read = |name: &str| std::fs::read_to_string(level.join(name)).ok();
+            limits.cpu_cores = tighter(
+                limits.cpu_cores,
+                read("cpu.max").as_deref().and_then(cpu_max_cores),
+            );
+            limits.memory_bytes = tighter(
+                limits.memory_bytes,
+                read("memory.max").as_deref().and_then(memory_max_bytes),
+            );
+            at = level.parent();
+        }
+        limits
+    }
+
     /// CPU and memory of `pid` and its descendants (or its container's cgroup).
     pub fn process(&self, pid: u32) -> Result<ProcessReading, String> {
         if self.read(format!("{pid}/stat")).is_none() {
@@ -158,16 +228,24 @@ impl Proc {
                     cpu_seconds: usage / 1e6,
                     // As the kubelet counts it: usage less the inactive page cache.
                     working_set_bytes: (memory - inactive_file).max(0.0),
+                    limits: self.cgroup_limits(&dir),
                     cgroup: Some(dir),
                 });
             }
         }
+        Ok(self.process_tree(pid))
+    }
+
+    /// CPU and memory of `pid` and its descendants from `/proc` alone, in a container or not
+    /// (what a demo replica reads of itself: its container, if any, holds the whole fleet).
+    pub fn process_tree(&self, pid: u32) -> ProcessReading {
         let mut reading = ProcessReading {
             pid,
             processes: 0,
             cpu_seconds: 0.0,
             working_set_bytes: 0.0,
             cgroup: None,
+            limits: Limits::default(),
         };
         for member in self.tree(pid) {
             // A descendant may exit between the scan and the read: skip it.
@@ -200,7 +278,7 @@ impl Proc {
             reading.working_set_bytes += rss_kib * 1024.0;
             reading.processes += 1;
         }
-        Ok(reading)
+        reading
     }
 
     /// The host's CPU cores and memory.
@@ -349,6 +427,12 @@ pub fn render(reading: &ProcessReading, totals: Option<HostTotals>) -> String {
         "inferscope_container_memory_working_set_bytes",
         reading.working_set_bytes,
     );
+    if let Some(cores) = reading.limits.cpu_cores {
+        line("gauge", "inferscope_container_cpu_limit_cores", cores);
+    }
+    if let Some(bytes) = reading.limits.memory_bytes {
+        line("gauge", "inferscope_container_memory_limit_bytes", bytes);
+    }
     line("gauge", "inferscope_process_pid", f64::from(reading.pid));
     if reading.cgroup.is_none() {
         line(
