@@ -258,11 +258,12 @@ def drive(replica: Replica, seed: int, until: float, rate: float, stop: threadin
             pool.submit(replica.post, ROUTES[replica.engine], plan)
             next_request += rng.expovariate(rate)
         if now >= next_gauge and replica.engine == "container":
-            # One order for both, to keep the run's load (and its timing jitter) down.
+            # One order for both, once a second: the run's load on a 2-core machine (and so
+            # the delay between inferscope sending a scrape and a replica serving it) stays low.
             pool.submit(replica.post, "/control", {
                 "gauges": gauge_readings(replica, gauges),
-                "cpu": {"container": round(gauges.uniform(0, 0.6), 3)}})
-            next_gauge += 0.37
+                "cpu": {"container": round(gauges.uniform(0, 1.5), 3)}})
+            next_gauge += 1.0
         elif now >= next_gauge:
             pool.submit(replica.post, "/control", {"gauges": gauge_readings(replica, gauges)})
             if replica.engine == "node":
@@ -291,7 +292,7 @@ def gauge_readings(replica: Replica, rng: random.Random) -> dict:
         # Limits change now and then (an operator resizing a pod in place), so the lowest of
         # the two replicas' moves between them; c1 never reports a memory limit.
         values = {"working_set": rng.randint(200, 4000) * 2**20}
-        if rng.random() < 0.08 or replica.name not in LIMITS:
+        if rng.random() < 0.15 or replica.name not in LIMITS:
             LIMITS[replica.name] = rng.choice((0.5, 1.0, 1.5, 2.0, 4.0))
         values["cpu_limit"] = LIMITS[replica.name]
         if replica.name == "c0":
