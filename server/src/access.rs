@@ -23,6 +23,8 @@ pub const TOKEN_PREFIX: &str = "v1.";
 pub const MAX_TOKEN_BYTES: usize = 2048;
 /// Shortest secret accepted, bytes.
 pub const MIN_SECRET_BYTES: usize = 32;
+/// Every key a token's claims may hold (`Scope`'s and `Claims`' serde names).
+const CLAIM_KEYS: [&str; 5] = ["e", "d", "p", "x", "a"];
 
 /// What a token allows. Each field absent means "any".
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -126,17 +128,42 @@ pub enum Refusal {
     /// Minting was asked of a server without a secret.
     #[error("no access.secret is configured, so this server cannot sign links")]
     NoSecret,
+    /// An admin token arrived in a URL or a cookie.
+    #[error(
+        "an admin token is accepted only in the `Authorization: Bearer` header, never in a URL or a cookie (URLs end up in history, logs and Referer headers)"
+    )]
+    AdminOutsideHeader,
+    /// The request names a host this server is not known by (DNS rebinding, or a missing
+    /// `access.hosts` entry).
+    #[error(
+        "this server is not known as {0:?}: add the name to access.hosts (requests for other names are refused, against DNS rebinding)"
+    )]
+    UnknownHost(String),
+    /// A signed token carries claims this version does not read.
+    #[error("the token carries claims this server does not know ({0}); mint a new one here")]
+    UnknownClaims(String),
+    /// The token for this scope would be longer than any server accepts.
+    #[error(
+        "the scope is too long to sign: its token would be {0} bytes, over the {MAX_TOKEN_BYTES} accepted"
+    )]
+    TooLong(usize),
 }
 
 impl Refusal {
     /// The HTTP status: 401 for who-are-you problems, 403 for you-may-not, 409 for no secret.
     pub fn status(&self) -> u16 {
         match self {
-            Refusal::Missing | Refusal::Malformed | Refusal::BadSignature | Refusal::Expired(_) => {
-                401
-            }
+            Refusal::Missing
+            | Refusal::Malformed
+            | Refusal::BadSignature
+            | Refusal::Expired(_)
+            | Refusal::AdminOutsideHeader
+            | Refusal::UnknownClaims(_) => 401,
             Refusal::OutOfScope(_) | Refusal::NotAdmin | Refusal::Origin(_) => 403,
             Refusal::NoSecret => 409,
+            Refusal::TooLong(_) => 400,
+            // Misdirected Request: the server does not answer for that authority.
+            Refusal::UnknownHost(_) => 421,
         }
     }
 }
@@ -208,7 +235,23 @@ impl Signer {
         let json = URL_SAFE_NO_PAD
             .decode(&signed[TOKEN_PREFIX.len()..])
             .map_err(|_| Refusal::Malformed)?;
-        let claims: Claims = serde_json::from_slice(&json).map_err(|_| Refusal::Malformed)?;
+        // `Claims` flattens its scope, which serde's deny_unknown_fields does not support:
+        // look at the keys first. A claim this version does not read could be a restriction
+        // it would silently drop.
+        let object: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&json).map_err(|_| Refusal::Malformed)?;
+        let unknown: Vec<&str> = object
+            .keys()
+            .map(String::as_str)
+            .filter(|key| !CLAIM_KEYS.contains(key))
+            .collect();
+        if !unknown.is_empty() {
+            let mut names = unknown.join(", ");
+            names.truncate(120);
+            return Err(Refusal::UnknownClaims(names));
+        }
+        let claims: Claims = serde_json::from_value(serde_json::Value::Object(object))
+            .map_err(|_| Refusal::Malformed)?;
         if claims.expires_s <= now_s {
             return Err(Refusal::Expired(utc(claims.expires_s)));
         }
@@ -267,6 +310,108 @@ pub fn normalise_origin(text: &str) -> Option<String> {
     (origin != "null").then_some(origin)
 }
 
+/// The names a request's `Host` may give this server: any IP address (a browser that typed
+/// one reaches that address, not a name an attacker controls), `localhost` and `*.localhost`,
+/// this machine's hostname, and the names configured in `access.hosts` (exact, or
+/// `*.example.com` for its subdomains; `*` for any). Everything else is what DNS rebinding
+/// looks like: a page on an attacker's name that now resolves to this server.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KnownHosts {
+    any: bool,
+    names: Vec<String>,
+    /// Suffixes with their leading dot (`.example.com`).
+    suffixes: Vec<String>,
+    machine: Option<String>,
+}
+
+impl KnownHosts {
+    /// From `access.hosts`; `Err((index, reason))` for an entry that is not a host name.
+    pub fn new(
+        configured: &[String],
+        machine: Option<String>,
+    ) -> Result<KnownHosts, (usize, String)> {
+        let mut hosts = KnownHosts {
+            machine: machine.map(|name| name.trim_end_matches('.').to_ascii_lowercase()),
+            ..KnownHosts::default()
+        };
+        for (index, entry) in configured.iter().enumerate() {
+            let entry = entry.trim().to_ascii_lowercase();
+            if entry == "*" {
+                hosts.any = true;
+                continue;
+            }
+            let (wildcard, name) = match entry.strip_prefix("*.") {
+                Some(rest) => (true, rest),
+                None => (false, entry.as_str()),
+            };
+            // A fully qualified name's root dot, once.
+            let name = name.strip_suffix('.').unwrap_or(name);
+            let valid = !name.is_empty()
+                && name.len() <= 253
+                && name.split('.').all(|label| {
+                    !label.is_empty()
+                        && label.len() <= 63
+                        && label
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                });
+            if !valid {
+                return Err((
+                    index,
+                    "must be a host name (`dash.example.com`), `*.example.com` or `*`; no scheme, port or path".into(),
+                ));
+            }
+            if wildcard {
+                hosts.suffixes.push(format!(".{name}"));
+            } else {
+                hosts.names.push(name.to_owned());
+            }
+        }
+        Ok(hosts)
+    }
+
+    /// Whether a `Host` header (`name[:port]`, `[v6]:port`) names this server.
+    pub fn admits(&self, host: &str) -> bool {
+        if self.any {
+            return true;
+        }
+        let Ok(authority) = host.trim().parse::<axum::http::uri::Authority>() else {
+            return false;
+        };
+        if authority.as_str().contains('@') {
+            return false;
+        }
+        let name = authority.host().trim_end_matches('.').to_ascii_lowercase();
+        let bare = name.trim_start_matches('[').trim_end_matches(']');
+        if bare.parse::<std::net::IpAddr>().is_ok() {
+            return true;
+        }
+        name == "localhost"
+            || name.ends_with(".localhost")
+            || self.machine.as_deref() == Some(name.as_str())
+            || self.configured(&name)
+    }
+
+    /// Whether `name` (no port) is one the operator configured.
+    pub fn configured(&self, name: &str) -> bool {
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        self.any
+            || self.names.contains(&name)
+            || self
+                .suffixes
+                .iter()
+                .any(|suffix| name.ends_with(suffix.as_str()))
+    }
+}
+
+/// This machine's hostname (Linux: `/proc/sys/kernel/hostname`), lower-cased.
+pub fn machine_hostname() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_ascii_lowercase())
+        .filter(|name| !name.is_empty())
+}
+
 /// Who may frame the page and open live connections, and whether tokens are required.
 #[derive(Clone, Debug)]
 pub struct Policy {
@@ -278,6 +423,8 @@ pub struct Policy {
     pub frame_ancestors: Vec<String>,
     /// Longest lifetime of a minted link, seconds.
     pub max_ttl_s: i64,
+    /// The names requests may address this server by.
+    pub hosts: KnownHosts,
 }
 
 impl Default for Policy {
@@ -286,6 +433,7 @@ impl Default for Policy {
             required: false,
             signer: None,
             frame_ancestors: Vec::new(),
+            hosts: KnownHosts::default(),
             max_ttl_s: 30 * 86_400,
         }
     }
@@ -303,8 +451,11 @@ impl Policy {
     }
 
     /// Whether a browser page on `origin` may open a live connection to a server reached as
-    /// `host` (the request's `Host` header): its own pages always, pages on an allowed parent
-    /// origin too.
+    /// `host` (the request's `Host` header, already checked against [`KnownHosts`]): its own
+    /// pages (the origin of that host), pages on a name in `access.hosts` (a reverse proxy
+    /// that rewrites `Host` keeps its public name in `Origin`), and pages on an allowed parent
+    /// origin. An IP address or `localhost` is never enough by itself: a page on another
+    /// port or address is another site.
     pub fn origin_allowed(&self, origin: &str, host: Option<&str>) -> bool {
         let Some(origin) = normalise_origin(origin) else {
             return false;
@@ -312,11 +463,17 @@ impl Policy {
         // The server's own origin, whichever scheme a proxy in front of it speaks (default
         // ports normalised away on both sides).
         let own = host.is_some_and(|host| {
-            ["http", "https"].iter().any(|scheme| {
-                normalise_origin(&format!("{scheme}://{host}")).as_deref() == Some(origin.as_str())
-            })
+            self.hosts.admits(host)
+                && ["http", "https"].iter().any(|scheme| {
+                    normalise_origin(&format!("{scheme}://{host}")).as_deref()
+                        == Some(origin.as_str())
+                })
         });
-        own || self.frame_ancestors.contains(&origin)
+        let named = reqwest::Url::parse(&origin)
+            .ok()
+            .and_then(|url| url.host_str().map(str::to_owned))
+            .is_some_and(|name| self.hosts.configured(&name));
+        own || named || self.frame_ancestors.contains(&origin)
     }
 
     /// The claims of a presented token (`None`: no token presented).
@@ -346,7 +503,13 @@ impl Policy {
             expires_s,
             admin,
         };
-        Ok((signer.mint(&claims), expires_s))
+        let token = signer.mint(&claims);
+        // Only tokens that will verify: a scope naming a very long deployment would otherwise
+        // hand out a link that every request refuses.
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(Refusal::TooLong(token.len()));
+        }
+        Ok((token, expires_s))
     }
 }
 
@@ -515,8 +678,11 @@ mod tests {
             Some("http://[::1]:3000".into())
         );
         // Default ports: the origin drops them, the Host header may carry them.
-        assert!(closed.origin_allowed("https://h.example", Some("h.example:443")));
-        assert!(closed.origin_allowed("http://h.example", Some("h.example")));
+        assert!(closed.origin_allowed("https://10.0.0.1", Some("10.0.0.1:443")));
+        assert!(closed.origin_allowed("http://10.0.0.1", Some("10.0.0.1")));
+        // A Host this server is not known by never makes its own origin allowed (DNS
+        // rebinding: the page's origin and Host are the attacker's name).
+        assert!(!closed.origin_allowed("http://h.example", Some("h.example")));
         assert_eq!(normalise_origin("file:///x"), None);
     }
 
@@ -533,5 +699,97 @@ mod tests {
         assert_eq!(utc(0), "1970-01-01 00:00:00");
         assert_eq!(utc(1_795_881_600), "2026-11-28 16:00:00");
         assert_eq!(utc(951_782_400), "2000-02-29 00:00:00");
+    }
+
+    #[test]
+    fn known_hosts_are_addresses_localhost_the_machine_and_the_configured_names() {
+        let hosts = KnownHosts::new(
+            &["Dash.Example.com.".into(), "*.internal.example".into()],
+            Some("build-7".into()),
+        )
+        .expect("valid");
+        for admitted in [
+            "127.0.0.1:3000",
+            "10.1.2.3",
+            "[::1]:3000",
+            "[fe80::1]",
+            "localhost:3000",
+            "app.localhost",
+            "build-7:3000",
+            "dash.example.com",
+            "DASH.EXAMPLE.COM.:443",
+            "a.internal.example:8080",
+        ] {
+            assert!(hosts.admits(admitted), "{admitted}");
+        }
+        for refused in [
+            "attacker.example:3000",
+            "dash.example.com.attacker.example",
+            "internal.example",
+            "xinternal.example",
+            "localhost.attacker.example",
+            "build-7.attacker.example",
+            "user@127.0.0.1",
+            "",
+            "bad host",
+        ] {
+            assert!(!hosts.admits(refused), "{refused}");
+        }
+        // Origins on a configured name, not on an address or localhost alone.
+        assert!(hosts.configured("dash.example.com"));
+        assert!(!hosts.configured("localhost"));
+        assert!(!hosts.configured("127.0.0.1"));
+        let any = KnownHosts::new(&["*".into()], None).expect("valid");
+        assert!(any.admits("whatever.example:1"));
+        for bad in [
+            "http://dash.example.com",
+            "dash.example.com:443",
+            "a/b",
+            "*.",
+            "a..b",
+        ] {
+            assert_eq!(
+                KnownHosts::new(&["ok.example".into(), bad.into()], None).map(|_| ()),
+                Err((1, "must be a host name (`dash.example.com`), `*.example.com` or `*`; no scheme, port or path".into())),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_token_with_claims_this_version_does_not_know_is_refused() {
+        // Signed with the right secret, by hand: a future "read-only until" claim this
+        // version would otherwise drop, widening what the holder gets.
+        let json = br#"{"e":"production","x":5000,"u":1}"#;
+        let mut token = String::from(TOKEN_PREFIX);
+        URL_SAFE_NO_PAD.encode_string(json, &mut token);
+        let mut mac = signer().mac();
+        mac.update(token.as_bytes());
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(mac.finalize().into_bytes(), &mut token);
+        assert_eq!(
+            signer().verify(&token, 1_000),
+            Err(Refusal::UnknownClaims("u".into()))
+        );
+    }
+
+    #[test]
+    fn a_scope_too_long_to_verify_is_not_minted() {
+        let policy = Policy {
+            signer: Some(signer()),
+            ..Policy::default()
+        };
+        let scope = |length: usize| Scope {
+            deployment: Some("d".repeat(length)),
+            ..Scope::default()
+        };
+        // base64 of the claims: 4/3 of the JSON, which is the name plus about 20 bytes.
+        let (token, _) = policy.mint(scope(1400), 60, 0, false).expect("fits");
+        assert!(token.len() <= MAX_TOKEN_BYTES);
+        assert!(signer().verify(&token, 1).is_ok());
+        assert!(matches!(
+            policy.mint(scope(1600), 60, 0, false),
+            Err(Refusal::TooLong(length)) if length > MAX_TOKEN_BYTES
+        ));
     }
 }

@@ -186,7 +186,7 @@ pub struct HttpSdConfig {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum AccessMode {
-    /// Required unless the server listens on a loopback address only.
+    /// Required when a secret is configured, or when the server listens beyond loopback.
     #[default]
     Auto,
     /// Always required.
@@ -207,6 +207,10 @@ pub struct AccessConfig {
     /// Origins (`https://console.example.com`) that may frame the page and open live
     /// connections, besides the server's own.
     pub frame_ancestors: Vec<String>,
+    /// Names this server is known by (`dash.example.com`, `*.example.com`), besides IP
+    /// addresses, `localhost` and this machine's hostname. A request whose `Host` is none of
+    /// them is refused (DNS rebinding); `["*"]` accepts any name.
+    pub hosts: Vec<String>,
     /// Longest lifetime of a minted link, seconds.
     pub max_link_ttl_s: u64,
 }
@@ -224,6 +228,7 @@ impl std::fmt::Debug for AccessConfig {
                 },
             )
             .field("frame_ancestors", &self.frame_ancestors)
+            .field("hosts", &self.hosts)
             .field("max_link_ttl_s", &self.max_link_ttl_s)
             .finish()
     }
@@ -235,6 +240,7 @@ impl Default for AccessConfig {
             mode: AccessMode::Auto,
             secret: String::new(),
             frame_ancestors: Vec::new(),
+            hosts: Vec::new(),
             max_link_ttl_s: 30 * 86_400,
         }
     }
@@ -243,10 +249,12 @@ impl Default for AccessConfig {
 impl AccessConfig {
     /// The policy for a server listening on `addr`.
     pub fn policy(&self, addr: std::net::SocketAddr) -> Result<crate::access::Policy, ConfigError> {
+        // A secret means tokens are meant to be used: on loopback too (a reverse proxy in
+        // front of a loopback listener makes every visitor look local).
         let required = match self.mode {
             AccessMode::On => true,
             AccessMode::Off => false,
-            AccessMode::Auto => !addr.ip().is_loopback(),
+            AccessMode::Auto => !self.secret.is_empty() || !addr.ip().is_loopback(),
         };
         let signer = if self.secret.is_empty() {
             None
@@ -278,10 +286,17 @@ impl AccessConfig {
             .iter()
             .filter_map(|origin| crate::access::normalise_origin(origin))
             .collect();
+        let hosts = crate::access::KnownHosts::new(&self.hosts, crate::access::machine_hostname())
+            .map_err(|(index, reason)| ConfigError::Invalid {
+                field: format!("access.hosts[{index}]"),
+                value: format!("{:?}", self.hosts[index]),
+                reason,
+            })?;
         Ok(crate::access::Policy {
             required,
             signer,
             frame_ancestors,
+            hosts,
             max_ttl_s: i64::try_from(self.max_link_ttl_s).unwrap_or(i64::MAX),
         })
     }
@@ -681,6 +696,13 @@ impl Config {
                 ));
             }
         }
+        if let Err((index, reason)) = crate::access::KnownHosts::new(&self.access.hosts, None) {
+            return Err(invalid(
+                &format!("access.hosts[{index}]"),
+                format!("{:?}", self.access.hosts[index]),
+                reason,
+            ));
+        }
         range(
             "access.max_link_ttl_s",
             self.access.max_link_ttl_s,
@@ -833,6 +855,7 @@ mod tests {
             "mode",
             "secret",
             "frame_ancestors",
+            "hosts",
             "max_link_ttl_s",
             "[host]",
             "processes",

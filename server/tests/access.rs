@@ -1,6 +1,7 @@
 //! Access over real sockets, with tokens required: every refusal path of the API, the pages and
-//! the live WebSocket (no token, bad signature, expired, wrong scope, wrong origin, not admin),
-//! what a scoped token does see, minting over the API, and the headers every page carries.
+//! the live WebSocket (no token, bad signature, expired, wrong scope, wrong origin, not admin,
+//! an admin token outside the header, a `Host` this server is not known by), what a scoped
+//! token does see, minting over the API, and the headers every page carries.
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a test fails by panicking
 
 mod common;
@@ -427,9 +428,13 @@ async fn a_scoped_token_sees_its_deployment_only_and_is_never_echoed() {
     assert!(!body.contains(minted), "the page does not echo the token");
     let cookie = headers["set-cookie"].to_str().unwrap();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"));
-    // An admin token in a URL is never kept in a cookie.
-    let (status, _, headers) = get_with(&format!("{base}/?token={admin}"), None).await;
-    assert_eq!(status, 200);
+    // An admin token in a URL is refused (and so never kept in a cookie).
+    let (status, body, headers) = get_with(&format!("{base}/?token={admin}"), None).await;
+    assert_eq!(status, 401);
+    assert!(
+        body.contains("only in the `Authorization: Bearer` header"),
+        "{body}"
+    );
     assert!(!headers.contains_key("set-cookie"));
 
     // The view holds the chosen panels only, and no other deployment's name.
@@ -592,4 +597,173 @@ async fn tokens_are_required_off_loopback_and_need_a_secret() {
         error.to_string().contains("access.frame_ancestors[0]"),
         "{error}"
     );
+}
+
+/// GET with a `Host` header of the caller's choosing (DNS rebinding: the browser sends the
+/// attacker's name): (status, body).
+async fn get_as_host(addr: std::net::SocketAddr, path: &str, host: &str) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .get(format!("http://{addr}{path}"))
+        .header("host", host)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    (status, response.text().await.expect("body"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_the_server_is_not_known_by_is_refused_on_the_api_the_page_and_the_socket() {
+    // No tokens at all (a loopback demo): only the Host check stands between a rebinding page
+    // and the data.
+    let mut config = common::fast_config();
+    config.access.mode = AccessMode::Off;
+    config.access.hosts = vec!["dash.example.com".into(), "*.internal.example".into()];
+    let server = common::start(config).await;
+    let addr = server.addr;
+    let port = addr.port();
+    for host in [
+        format!("attacker.example:{port}"),
+        format!("dash.example.com.attacker.example:{port}"),
+        format!("internal.example.evil:{port}"),
+        "user@127.0.0.1".to_owned(),
+    ] {
+        let (status, body) = get_as_host(addr, "/api/v1/view", &host).await;
+        assert_eq!(status, 421, "{host}: {body}");
+        assert!(error_of(&body).contains("access.hosts"), "{body}");
+        assert!(!body.contains("\"panels\""));
+        let (status, page) = get_as_host(addr, "/", &host).await;
+        assert_eq!(status, 421, "{host}");
+        assert!(page.contains("does not answer to that name") && !page.contains("<script"));
+    }
+    // Names it is known by: IP addresses, localhost, the configured names and subdomains.
+    for host in [
+        format!("127.0.0.1:{port}"),
+        format!("[::1]:{port}"),
+        format!("localhost:{port}"),
+        format!("DASH.example.com.:{port}"),
+        format!("a.b.internal.example:{port}"),
+    ] {
+        let (status, body) = get_as_host(addr, "/api/v1/view", &host).await;
+        assert_eq!(status, 200, "{host}: {body}");
+    }
+    // Liveness answers any name (probes address pods by cluster names).
+    assert_eq!(
+        get_as_host(addr, "/healthz", "pod.cluster.local").await.0,
+        200
+    );
+
+    // The live socket: refused before the upgrade under a rebinding name, even with an Origin
+    // that matches that name (a rebinding page's own origin).
+    let mut request = format!("ws://{addr}/api/v1/live")
+        .into_client_request()
+        .expect("request");
+    request
+        .headers_mut()
+        .insert("host", format!("attacker.example:{port}").parse().unwrap());
+    request.headers_mut().insert(
+        "origin",
+        format!("http://attacker.example:{port}").parse().unwrap(),
+    );
+    match connect_async(request).await {
+        Err(WsError::Http(response)) => assert_eq!(response.status().as_u16(), 421),
+        other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
+    }
+    // A page on another port of localhost is another site; a page on a configured name (a
+    // proxy that rewrites Host keeps the public name in Origin) is this one.
+    assert_eq!(
+        open(addr, None, Some("http://localhost:9999"), None)
+            .await
+            .err()
+            .map(|e| e.0),
+        Some(403)
+    );
+    assert_eq!(
+        open(
+            addr,
+            None,
+            Some(&format!("http://127.0.0.1:{}", port + 1)),
+            None
+        )
+        .await
+        .err()
+        .map(|e| e.0),
+        Some(403)
+    );
+    let mut socket = open(addr, None, Some("https://dash.example.com"), None)
+        .await
+        .expect("a configured name's page may connect");
+    subscribe(&mut socket, chat_filter()).await;
+    assert!(matches!(
+        next(&mut socket).await,
+        Some(ServerMessage::Snapshot { .. })
+    ));
+    server.stop().await.expect("stops");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_on_loopback_requires_tokens_and_admin_tokens_only_in_the_header() {
+    // `auto` (the default) on loopback, with a secret: as if behind a reverse proxy, every
+    // visitor looks local, so the secret's tokens are required.
+    let mut config = common::fast_config();
+    assert_eq!(config.access.mode, AccessMode::Auto);
+    config.access.secret = SECRET.into();
+    let server = common::start(config).await;
+    let base = format!("http://{}", server.addr);
+    let (status, body, _) = get_with(&format!("{base}/api/v1/view"), None).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(error_of(&body).contains("requires a token"));
+    assert_eq!(
+        open(server.addr, None, None, None).await.err().map(|e| e.0),
+        Some(401)
+    );
+
+    // An admin token: good in the header; refused in a URL (API, page, socket) and in a
+    // cookie, with the reason.
+    let admin = token(Scope::default(), now_s() + 600, true);
+    assert_eq!(
+        get_with(&format!("{base}/api/v1/view"), Some(&admin))
+            .await
+            .0,
+        200
+    );
+    let (status, body, _) = get_with(&format!("{base}/api/v1/view?token={admin}"), None).await;
+    assert_eq!(status, 401);
+    assert!(error_of(&body).contains("only in the `Authorization: Bearer` header"));
+    assert!(!body.contains(&admin), "the token is not echoed");
+    assert_eq!(
+        open(server.addr, None, None, Some(&admin))
+            .await
+            .err()
+            .map(|e| e.0),
+        Some(401)
+    );
+    let response = reqwest::Client::new()
+        .get(format!("{base}/api/v1/targets"))
+        .header("cookie", format!("inferscope_token={admin}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 401);
+    // A read token in a URL still opens the page (a signed link).
+    let reader = token(Scope::default(), now_s() + 600, false);
+    assert_eq!(
+        get_with(&format!("{base}/api/v1/view?token={reader}"), None)
+            .await
+            .0,
+        200
+    );
+    // A scope too long to fit a token is refused at minting, not handed out to fail later.
+    let response = reqwest::Client::new()
+        .post(format!("{base}/api/v1/links"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({ "environment": "production", "deployment": "d".repeat(3000), "ttl_s": 600 }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, 400, "{body}");
+    assert!(error_of(&body).contains("too long to sign"), "{body}");
+    server.stop().await.expect("stops");
 }

@@ -46,6 +46,17 @@ fn invalid_config_values_are_refused_with_the_field_named() {
     assert_eq!(code, Some(2));
     assert!(stderr.contains("targets[0].url"), "{stderr}");
 
+    let hosts = write(
+        "hosts.toml",
+        "[access]\nhosts = [\"dash.example.com\", \"https://dash.example.com:443\"]\n",
+    );
+    let (code, stderr) = run_binary(&["--config", &hosts]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("access.hosts[1] = \"https://dash.example.com:443\": must be a host name"),
+        "{stderr}"
+    );
+
     let typo = write("typo.toml", "scrape_intervall_ms = 1000\n");
     let (code, stderr) = run_binary(&["--config", &typo]);
     assert_eq!(code, Some(2));

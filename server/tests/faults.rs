@@ -342,3 +342,113 @@ async fn misbehaving_exporters_fail_alone_and_good_data_stays_complete() {
     }
     server.stop().await.expect("clean stop");
 }
+
+/// Exporters that redirect: to another host (here another port of loopback, which is another
+/// origin: the same rule keeps inferscope away from any other address), to itself in a loop,
+/// and within themselves. And a target URL with credentials in it, whose password must show
+/// nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redirects_are_followed_on_the_same_host_only_and_credentials_never_shown() {
+    const PAGE: &str = "# TYPE inferscope_inference_requests_total counter\ninferscope_inference_requests_total{code=\"200\"} 7\n";
+    // Where an off-host redirect would lead; it counts the requests it gets (none allowed).
+    let elsewhere_hits = Arc::new(AtomicU64::new(0));
+    let hits = elsewhere_hits.clone();
+    let elsewhere = common::serve(Router::new().route(
+        "/metrics",
+        get(move || {
+            hits.fetch_add(1, Ordering::Relaxed);
+            async { PAGE }
+        }),
+    ))
+    .await;
+    let redirect = |to: String| {
+        move || {
+            let to = to.clone();
+            async move { (StatusCode::FOUND, [("location", to)]).into_response() }
+        }
+    };
+    let off_host = common::serve(Router::new().route(
+        "/metrics",
+        get(redirect(format!("http://{elsewhere}/metrics"))),
+    ))
+    .await;
+    let looping =
+        common::serve(Router::new().route("/metrics", get(redirect("/metrics".into())))).await;
+    let moved = common::serve(
+        Router::new()
+            .route("/metrics", get(redirect("/v2/metrics".into())))
+            .route("/v2/metrics", get(|| async { PAGE })),
+    )
+    .await;
+    let mut config = common::fast_config();
+    config.targets = vec![
+        target(format!("http://{off_host}/metrics"), "off-host"),
+        target(format!("http://{looping}/metrics"), "looping"),
+        target(format!("http://{moved}/metrics"), "moved"),
+        target(
+            format!(
+                "http://scraper:hunter2-secret@127.0.0.1:{}/metrics",
+                refused_port().await
+            ),
+            "credentials",
+        ),
+    ];
+    let server = common::start(config).await;
+    let base = format!("http://{}", server.addr);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let body = reqwest::get(format!("{base}/api/v1/targets"))
+        .await
+        .expect("targets answer")
+        .text()
+        .await
+        .expect("body");
+    assert!(!body.contains("hunter2"), "the password shows: {body}");
+    let targets: Vec<TargetHealth> = serde_json::from_str(&body).expect("targets JSON");
+    let health = |replica: &str| {
+        targets
+            .iter()
+            .find(|t| t.replica == replica)
+            .unwrap_or_else(|| panic!("target {replica}"))
+            .clone()
+    };
+    let off = health("off-host");
+    assert!(!off.up);
+    let why = off.last_error.unwrap_or_default();
+    assert!(
+        why.contains("redirected to another host or scheme"),
+        "{why}"
+    );
+    assert_eq!(
+        elsewhere_hits.load(Ordering::Relaxed),
+        0,
+        "the other host was never asked"
+    );
+    let why = health("looping").last_error.unwrap_or_default();
+    assert!(why.contains("more than 3 redirects"), "{why}");
+    assert!(
+        health("moved").up,
+        "a redirect on the same host is followed"
+    );
+    let credentials = health("credentials");
+    assert!(
+        credentials.url.contains("scraper:xxxxx@"),
+        "{}",
+        credentials.url
+    );
+    assert!(
+        credentials
+            .last_error
+            .as_deref()
+            .is_some_and(|e| !e.contains("hunter2")),
+        "{credentials:?}"
+    );
+    // The targets page shows neither.
+    let page = reqwest::get(format!("{base}/targets"))
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("body");
+    assert!(page.contains("scraper:xxxxx@") && !page.contains("hunter2"));
+    server.stop().await.expect("clean stop");
+}

@@ -1315,7 +1315,7 @@ pub fn targets(store: &Store) -> Vec<TargetHealth> {
     store
         .targets()
         .map(|status| TargetHealth {
-            url: status.url.clone(),
+            url: crate::scrape::redact_url(&status.url),
             environment: status.labels.environment.to_string(),
             deployment: status.labels.deployment.to_string(),
             replica: status.labels.replica.to_string(),

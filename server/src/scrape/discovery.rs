@@ -75,7 +75,7 @@ pub enum DiscoveryError {
 pub fn parse_http_sd(url: &str, body: &[u8]) -> Result<Vec<Target>, DiscoveryError> {
     let groups: Vec<TargetGroup> =
         serde_json::from_slice(body).map_err(|error| DiscoveryError::Format {
-            url: url.to_owned(),
+            url: super::redact_url(url),
             reason: error.to_string(),
         })?;
     let mut targets = Vec::new();
@@ -87,7 +87,7 @@ pub fn parse_http_sd(url: &str, body: &[u8]) -> Result<Vec<Target>, DiscoveryErr
                 .filter(|value| !value.is_empty())
                 .cloned()
                 .ok_or_else(|| DiscoveryError::MissingLabel {
-                    url: url.to_owned(),
+                    url: super::redact_url(url),
                     group: index,
                     label: name,
                 })
@@ -105,7 +105,7 @@ pub fn parse_http_sd(url: &str, body: &[u8]) -> Result<Vec<Target>, DiscoveryErr
         for host in &group.targets {
             if targets.len() >= SD_MAX_TARGETS {
                 return Err(DiscoveryError::TooMany {
-                    url: url.to_owned(),
+                    url: super::redact_url(url),
                 });
             }
             let replica = group.labels.get("replica").unwrap_or(host);
@@ -133,7 +133,7 @@ async fn fetch(
     timeout: Duration,
 ) -> Result<Vec<Target>, DiscoveryError> {
     let fetch_error = |reason: String| DiscoveryError::Fetch {
-        url: url.to_owned(),
+        url: super::redact_url(url),
         reason,
     };
     let response = client
@@ -199,7 +199,7 @@ pub async fn run(
             match fetch(&client, url, refresh).await {
                 Ok(targets) => {
                     if failing.remove(url) {
-                        warn!(%url, "service discovery recovered");
+                        warn!(url = %super::redact_url(url), "service discovery recovered");
                     }
                     discovered.insert(url.clone(), targets);
                 }

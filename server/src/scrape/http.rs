@@ -42,7 +42,8 @@ impl HttpScraper {
         );
         HttpScraper {
             client,
-            url: reqwest::Url::parse(&url).map_err(|error| format!("invalid URL {url:?}: {error}")),
+            url: reqwest::Url::parse(&url)
+                .map_err(|error| format!("invalid URL {:?}: {error}", super::redact_url(&url))),
             last_body_bytes: 0,
             settings,
             ingestor,
@@ -50,9 +51,33 @@ impl HttpScraper {
     }
 }
 
-/// Builds the HTTP client scrapes share.
+/// Most redirects followed, each on the scraped URL's own scheme, host and port.
+pub const MAX_REDIRECTS: usize = 3;
+
+/// Builds the HTTP client scrapes share. It follows a redirect only to the same scheme, host
+/// and port (an exporter cannot send inferscope into the rest of the network), at most
+/// [`MAX_REDIRECTS`] of them.
 pub fn client(settings: &ScrapeSettings) -> Result<reqwest::Client, reqwest::Error> {
+    let redirects = reqwest::redirect::Policy::custom(|attempt| {
+        let same_place = attempt.previous().first().is_some_and(|first| {
+            let next = attempt.url();
+            first.scheme() == next.scheme()
+                && first.host_str() == next.host_str()
+                && first.port_or_known_default() == next.port_or_known_default()
+        });
+        if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error(format!("more than {MAX_REDIRECTS} redirects"))
+        } else if same_place {
+            attempt.follow()
+        } else {
+            let to = super::redact_url(attempt.url().as_str());
+            attempt.error(format!(
+                "redirected to another host or scheme ({to}); only redirects on the same host and port are followed"
+            ))
+        }
+    });
     reqwest::Client::builder()
+        .redirect(redirects)
         .connect_timeout(settings.timeout)
         .user_agent(concat!("inferscope/", env!("CARGO_PKG_VERSION")))
         // Many targets often share a host (replicas behind one address, a platform export):
@@ -145,6 +170,7 @@ impl HttpScraper {
 }
 
 /// A reqwest error with its causes, which its `Display` alone leaves out.
+/// Credentials in the URL are redacted: the text is shown on the targets page.
 fn describe(error: &reqwest::Error) -> String {
     let mut text = error.to_string();
     let mut source = std::error::Error::source(error);
@@ -153,5 +179,8 @@ fn describe(error: &reqwest::Error) -> String {
         text.push_str(&cause.to_string());
         source = cause.source();
     }
-    text
+    match error.url() {
+        Some(url) => text.replace(url.as_str(), &super::redact_url(url.as_str())),
+        None => text,
+    }
 }

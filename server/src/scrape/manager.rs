@@ -46,7 +46,7 @@ impl ScrapeManager {
             if let Some(handle) = self.loops.remove(&target) {
                 handle.abort();
             }
-            info!(url = %target.url, replica = %target.labels.replica, "stopped scraping target");
+            info!(url = %super::redact_url(&target.url), replica = %target.labels.replica, "stopped scraping target");
             if self
                 .store
                 .target_gone(target.labels, target.url, now_ms())
@@ -62,7 +62,7 @@ impl ScrapeManager {
                 continue;
             }
             info!(
-                url = %target.url,
+                url = %super::redact_url(&target.url),
                 environment = %target.labels.environment,
                 deployment = %target.labels.deployment,
                 replica = %target.labels.replica,
@@ -110,7 +110,7 @@ impl ScrapeManager {
             if self.refused.get(&target) == Some(&reason) {
                 continue;
             }
-            warn!(url = %target.url, %reason, "target refused");
+            warn!(url = %super::redact_url(&target.url), %reason, "target refused");
             if self
                 .store
                 .refuse_target(

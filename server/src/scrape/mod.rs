@@ -51,6 +51,26 @@ pub struct Target {
     pub engine: Option<Engine>,
 }
 
+/// A URL as it may be shown in logs, errors, the API and the page: credentials in it
+/// (`user:password@`, or a lone token as the user) replaced by `xxxxx`. Works on text that is
+/// not a valid URL too, since a bad URL is shown in its error.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|at| at + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    let userinfo = &rest[..at];
+    let shown = match userinfo.split_once(':') {
+        Some((user, _)) if !user.is_empty() => format!("{user}:xxxxx"),
+        _ => "xxxxx".to_owned(),
+    };
+    format!("{}{shown}{}", &url[..scheme_end], &rest[at..])
+}
+
 /// Why a scrape yielded nothing.
 #[derive(Debug, Error)]
 pub enum ScrapeError {
@@ -199,15 +219,17 @@ pub async fn run_loop<S: Scraper>(
         let duration_seconds = started.elapsed().as_secs_f64();
         match (&outcome, was_up) {
             (Err(error), Some(true) | None) => warn!(
-                url = %target.url,
+                url = %redact_url(&target.url),
                 environment = %target.labels.environment,
                 deployment = %target.labels.deployment,
                 replica = %target.labels.replica,
                 %error,
                 "scrape failed; the target's series go stale until it recovers"
             ),
-            (Err(error), Some(false)) => debug!(url = %target.url, %error, "scrape failed again"),
-            (Ok(_), Some(false)) => info!(url = %target.url, "target is back up"),
+            (Err(error), Some(false)) => {
+                debug!(url = %redact_url(&target.url), %error, "scrape failed again")
+            }
+            (Ok(_), Some(false)) => info!(url = %redact_url(&target.url), "target is back up"),
             (Ok(_), _) => {}
         }
         was_up = Some(outcome.is_ok());
@@ -257,5 +279,29 @@ mod tests {
             assert_eq!(first.rem_euclid(2_000), offset, "started at {now_ms}");
             assert!(first >= now_ms && first < now_ms + 2_000);
         }
+    }
+
+    #[test]
+    fn credentials_in_urls_are_redacted_wherever_they_are_shown() {
+        assert_eq!(
+            redact_url("http://scraper:s3cret@10.0.0.5:8000/metrics"),
+            "http://scraper:xxxxx@10.0.0.5:8000/metrics"
+        );
+        // A lone user part is often a token.
+        assert_eq!(
+            redact_url("https://ghp_abc123@exporter.example/metrics?x=1"),
+            "https://xxxxx@exporter.example/metrics?x=1"
+        );
+        // An @ in the path or query is not userinfo.
+        assert_eq!(
+            redact_url("http://host:9100/metrics?owner=a@b"),
+            "http://host:9100/metrics?owner=a@b"
+        );
+        assert_eq!(redact_url("not a url"), "not a url");
+        // Text that no URL parser accepts is redacted too (it is shown in its own error).
+        assert_eq!(
+            redact_url("http://u:p w@bad host/metrics"),
+            "http://u:xxxxx@bad host/metrics"
+        );
     }
 }

@@ -1,10 +1,13 @@
 //! Access at the HTTP edge: every response carries `Content-Security-Policy: frame-ancestors`;
-//! when tokens are required, every page and API request must present one (static files and
-//! `/healthz` aside), and what it asks for must lie inside the token's scope.
+//! every request but `/healthz` must name this server in its `Host` (DNS rebinding: see
+//! [`crate::access::KnownHosts`]); when tokens are required, every page and API request must
+//! present one (static files and `/healthz` aside), and what it asks for must lie inside the
+//! token's scope.
 //!
 //! A token arrives as `Authorization: Bearer <token>`, as the `token` query parameter of a
 //! signed link, or as the `inferscope_token` cookie a signed link sets for the rest of the
-//! session on this site. It is never logged, never written into a page, never echoed in an error.
+//! session on this site; an admin token only in the header. It is never logged, never written
+//! into a page, never echoed in an error.
 
 use std::collections::HashMap;
 
@@ -12,7 +15,7 @@ use app::url::{FilterParams, parse_filter};
 use app::wire::Filter;
 use axum::extract::{Request, State};
 use axum::http::header::{
-    AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, SET_COOKIE,
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, COOKIE, HOST, SET_COOKIE,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -70,17 +73,25 @@ pub fn filter_of(params: &HashMap<String, String>) -> Result<Filter, app::url::U
     parse_filter(&FilterParams::read(get))
 }
 
-/// The token a request presents, and whether it came from the URL.
-fn presented(headers: &HeaderMap, params: &HashMap<String, String>) -> Option<(String, bool)> {
+/// Where a request's token came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Source {
+    Header,
+    Url,
+    Cookie,
+}
+
+/// The token a request presents, and where it came from.
+fn presented(headers: &HeaderMap, params: &HashMap<String, String>) -> Option<(String, Source)> {
     if let Some(bearer) = headers
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
     {
-        return Some((bearer.trim().to_owned(), false));
+        return Some((bearer.trim().to_owned(), Source::Header));
     }
     if let Some(token) = params.get("token").filter(|token| !token.is_empty()) {
-        return Some((token.clone(), true));
+        return Some((token.clone(), Source::Url));
     }
     headers
         .get_all(COOKIE)
@@ -89,7 +100,16 @@ fn presented(headers: &HeaderMap, params: &HashMap<String, String>) -> Option<(S
         .flat_map(|value| value.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, _)| *name == TOKEN_COOKIE)
-        .map(|(_, token)| (token.to_owned(), false))
+        .map(|(_, token)| (token.to_owned(), Source::Cookie))
+}
+
+/// The authority a request names: `Host`, or (HTTP/2) the URI's authority.
+pub fn requested_host(request: &Request) -> Option<String> {
+    request
+        .headers()
+        .get(HOST)
+        .map(|host| String::from_utf8_lossy(host.as_bytes()).into_owned())
+        .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()))
 }
 
 /// Unix seconds now.
@@ -127,11 +147,21 @@ pub async fn guard(State(state): State<AppState>, request: Request, next: Next) 
 }
 
 async fn admit(state: &AppState, mut request: Request, next: Next) -> Response {
-    // Without a secret and without the requirement there is nothing to check.
+    let path = request.uri().path().to_owned();
+    // Liveness probes often address the pod or service by a name of the cluster's; it holds no
+    // data. A request without any authority is not a browser's (HTTP/1.1 requires `Host`).
+    if path != "/healthz"
+        && let Some(host) = requested_host(&request)
+        && !state.access.hosts.admits(&host)
+    {
+        let mut shown = host;
+        shown.truncate(253);
+        return refused(&path, &Refusal::UnknownHost(shown));
+    }
+    // Without a secret and without the requirement there is nothing more to check.
     if !state.access.required && state.access.signer.is_none() {
         return next.run(request).await;
     }
-    let path = request.uri().path().to_owned();
     let mut remember: Option<(String, i64)> = None;
     if !is_public(&path) {
         let params = query_params(request.uri().query());
@@ -140,6 +170,18 @@ async fn admit(state: &AppState, mut request: Request, next: Next) -> Response {
             .access
             .check(token.as_ref().map(|(token, _)| token.as_str()), now_s());
         match checked {
+            Ok(Some(claims))
+                if claims.admin
+                    && token
+                        .as_ref()
+                        .is_some_and(|(_, source)| *source != Source::Header) =>
+            {
+                return refused_themed(
+                    &path,
+                    &Refusal::AdminOutsideHeader,
+                    params.get("theme").map(String::as_str),
+                );
+            }
             Ok(Some(claims)) => {
                 if is_page(&path) {
                     let scoped = claims.scope.is_limited();
@@ -168,8 +210,12 @@ async fn admit(state: &AppState, mut request: Request, next: Next) -> Response {
                             params.get("theme").map(String::as_str),
                         );
                     }
-                    // A link's token is remembered for the visit; an admin token never is.
-                    if !claims.admin && token.as_ref().is_some_and(|(_, from_url)| *from_url) {
+                    // A link's token is remembered for the visit (admin tokens never come
+                    // from a URL).
+                    if token
+                        .as_ref()
+                        .is_some_and(|(_, source)| *source == Source::Url)
+                    {
                         remember = token.map(|(token, _)| (token, claims.expires_s));
                     }
                 }
@@ -224,10 +270,10 @@ fn refused_themed(path: &str, refusal: &Refusal, theme: Option<&str>) -> Respons
         Some("dark") => "dark",
         _ => "light dark",
     };
-    let title = if status == StatusCode::UNAUTHORIZED {
-        "This link cannot be opened"
-    } else {
-        "This link does not show that"
+    let title = match status {
+        StatusCode::UNAUTHORIZED => "This link cannot be opened",
+        StatusCode::MISDIRECTED_REQUEST => "This server does not answer to that name",
+        _ => "This link does not show that",
     };
     let page = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
