@@ -414,6 +414,33 @@ def in_window(t_point: int, t: float, width: int) -> bool:
     return t_point - width < t <= t_point
 
 
+def timing_slack(target: Target, grid: Grid, interval_ms: float) -> list[float]:
+    """Per point, how far the seconds this target's scrapes span in the window may be off,
+    relative to them: inferscope times a scrape when it sends it (on a fixed phase of the
+    interval), the replica when it serves it. A scrape served late shows as an offset from the
+    target's usual phase, read from the log; the span's two ends (the scrape before the
+    window's first, and its last) may each be off by their offset."""
+    times = [s.t for s in target.good] + target.failed
+    if not times:
+        return [0.0] * len(grid.times())
+    phases = sorted(t % interval_ms for t in times)
+    phase = phases[len(phases) // 2]
+
+    def late(t: float) -> float:
+        return abs((t - phase + interval_ms / 2) % interval_ms - interval_ms / 2) / 1000.0
+
+    out: list[float] = []
+    for t in grid.times():
+        scrapes = [s for s in target.good if s.covered is not None and in_window(t, s.t, grid.window)]
+        cover = sum(s.covered for s in scrapes)
+        if not scrapes or cover <= 0:
+            out.append(0.0)
+            continue
+        start = scrapes[0].t - scrapes[0].covered * 1000.0
+        out.append((late(start) + late(scrapes[-1].t)) / cover)
+    return out
+
+
 def rate_lines(targets: list[Target], grid: Grid) -> dict[str | None, list[float | None]]:
     """Rates per Requests detail, summed over targets."""
     return signal_rates(targets, grid, "Requests", lambda number, detail: detail)

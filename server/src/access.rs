@@ -150,7 +150,8 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// The HTTP status: 401 for who-are-you problems, 403 for you-may-not, 409 for no secret.
+    /// The HTTP status: 401 for who-are-you problems, 403 for you-may-not, 409 for no secret,
+    /// 400 for a scope too long to sign, 421 for a name this server does not answer to.
     pub fn status(&self) -> u16 {
         match self {
             Refusal::Missing
@@ -246,8 +247,8 @@ impl Signer {
             .filter(|key| !CLAIM_KEYS.contains(key))
             .collect();
         if !unknown.is_empty() {
-            let mut names = unknown.join(", ");
-            names.truncate(120);
+            // Bounded by characters: a byte cut could split one.
+            let names: String = unknown.join(", ").chars().take(120).collect();
             return Err(Refusal::UnknownClaims(names));
         }
         let claims: Claims = serde_json::from_value(serde_json::Value::Object(object))

@@ -647,6 +647,24 @@ async fn a_name_the_server_is_not_known_by_is_refused_on_the_api_the_page_and_th
         let (status, body) = get_as_host(addr, "/api/v1/view", &host).await;
         assert_eq!(status, 200, "{host}: {body}");
     }
+    // A long Host of multi-byte characters: refused with its name cut on a character, and
+    // the server goes on serving.
+    let response = reqwest::Client::new()
+        .get(format!("http://{addr}/api/v1/view"))
+        .header(
+            "host",
+            reqwest::header::HeaderValue::from_bytes("ü".repeat(300).as_bytes()).unwrap(),
+        )
+        .send()
+        .await
+        .expect("an answer, not a dropped connection");
+    assert_eq!(response.status().as_u16(), 421);
+    assert_eq!(
+        get_as_host(addr, "/api/v1/view", &format!("127.0.0.1:{port}"))
+            .await
+            .0,
+        200
+    );
     // Liveness answers any name (probes address pods by cluster names).
     assert_eq!(
         get_as_host(addr, "/healthz", "pod.cluster.local").await.0,

@@ -154,8 +154,8 @@ async fn admit(state: &AppState, mut request: Request, next: Next) -> Response {
         && let Some(host) = requested_host(&request)
         && !state.access.hosts.admits(&host)
     {
-        let mut shown = host;
-        shown.truncate(253);
+        // Bounded by characters: the header may hold any bytes (a byte cut could split one).
+        let shown: String = host.chars().take(253).collect();
         return refused(&path, &Refusal::UnknownHost(shown));
     }
     // Without a secret and without the requirement there is nothing more to check.
