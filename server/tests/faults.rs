@@ -209,6 +209,14 @@ async fn misbehaving_exporters_fail_alone_and_good_data_stays_complete() {
         let why = reason(replica);
         assert!(why.contains(expected), "{replica}: {why}");
     }
+    // The page's own text is not shown to viewers (it is in the server log): an HTML page,
+    // or anything else a wrong URL returns, stays out of the API and the targets page.
+    let html = reason("html");
+    assert!(
+        !html.contains("nginx") && !html.contains('<'),
+        "the page's text is shown: {html}"
+    );
+    assert!(html.contains("(the server log quotes it)"), "{html}");
     let flapping = health("flapping");
     if !flapping.up {
         assert_eq!(flapping.last_error.as_deref(), Some("HTTP status 503"));

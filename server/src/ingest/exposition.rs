@@ -262,6 +262,25 @@ pub enum ParseErrorKind {
     Rule(String),
 }
 
+impl ParseErrorKind {
+    /// The problem without any text of the page: what the targets page and the API show to
+    /// viewers (an exporter's body, or a page that is not an exporter's, may hold anything).
+    /// The full message goes to the server log.
+    pub fn without_page_text(&self) -> String {
+        let what = match self {
+            ParseErrorKind::InvalidName(_) => "invalid name",
+            ParseErrorKind::DuplicateLabel(_) => "duplicate label",
+            ParseErrorKind::InvalidValue(_) => "invalid value",
+            ParseErrorKind::InvalidTimestamp(_) => "invalid timestamp",
+            ParseErrorKind::UnknownType(_) => "unknown metric type",
+            ParseErrorKind::TrailingText(_) => "unexpected text after the sample",
+            ParseErrorKind::Rule(_) => "breaks a rule of OpenMetrics",
+            other => return other.to_string(),
+        };
+        format!("{what} (the server log quotes it)")
+    }
+}
+
 /// Iterates over the events of a page; stops after the first error.
 #[derive(Debug)]
 pub struct Parser<'a> {

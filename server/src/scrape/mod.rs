@@ -106,6 +106,21 @@ pub enum ScrapeError {
     Source(String),
 }
 
+impl ScrapeError {
+    /// The error as viewers see it (the targets page, `/api/v1/targets`): no text of the
+    /// scraped page in it. [`std::fmt::Display`] keeps the whole message for the log.
+    pub fn shown(&self) -> String {
+        match self {
+            ScrapeError::Ingest(crate::ingest::IngestError::Parse(error)) => format!(
+                "malformed exposition page: line {}: {}",
+                error.line,
+                error.kind.without_page_text()
+            ),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// Something a scrape loop can drive: fetch and ingest one page (or reading) per call.
 pub trait Scraper: Send + 'static {
     /// One scrape, started at `at_ms` (Unix milliseconds: the time its observations get).
@@ -238,7 +253,7 @@ pub async fn run_loop<S: Scraper>(
             target: target.labels.clone(),
             at_ms,
             duration_seconds,
-            outcome: outcome.map_err(|error| error.to_string()),
+            outcome: outcome.map_err(|error| error.shown()),
         };
         if store.report(report).await.is_err() {
             return;
