@@ -86,6 +86,12 @@ async fn run(config: Config) -> anyhow::Result<()> {
     if let Ok(program) = std::env::current_exe() {
         server::demo::replica::run_replicas_as_processes(program);
     }
+    // Each viewer and each scrape holds a file descriptor; the default soft limit (often
+    // 1024) would refuse connections long before memory runs out. Raised to the hard limit.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => info!(open_files = limit, "open-file limit"),
+        Err(error) => tracing::warn!(%error, "could not raise the open-file limit"),
+    }
     let leptos = leptos::config::get_configuration(None).context("reading the Leptos settings")?;
     let options = leptos.leptos_options;
     let addr = options.site_addr;
