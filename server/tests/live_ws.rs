@@ -315,3 +315,49 @@ async fn garbage_gets_errors_and_the_connection_survives() {
     assert!(health.status().is_success());
     server.stop().await.expect("clean stop");
 }
+
+/// A filter that does not change the query makes no new stream: viewers whose filters differ
+/// only in a lone `from_ms` (read as the live range) share one, so one client varying it
+/// cannot use up the server's streams. With room for one stream, three such viewers all get
+/// the same stream; a different deployment is refused as over the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_from_ms_shares_the_live_stream_instead_of_making_one() {
+    let mut config = common::fast_config();
+    config.max_live_streams = 1;
+    let server = common::start(config).await;
+    let mut streams = Vec::new();
+    let mut sockets = Vec::new();
+    for from_ms in [1_000, 2_000, 3_000] {
+        let mut socket = open(server.addr).await;
+        let filter = Filter {
+            from_ms: Some(from_ms),
+            ..chat_production()
+        };
+        subscribe(&mut socket, filter, None).await;
+        let (stream, _, _, view) = snapshot(next(&mut socket).await);
+        assert_eq!(view.filter.from_ms, None, "read as the live range");
+        streams.push(stream);
+        sockets.push(socket);
+    }
+    assert!(
+        streams.windows(2).all(|pair| pair[0] == pair[1]),
+        "{streams:?}"
+    );
+    let mut other = open(server.addr).await;
+    let embedder = Filter {
+        deployment: Some("embedder".into()),
+        ..chat_production()
+    };
+    subscribe(&mut other, embedder, None).await;
+    match next(&mut other).await {
+        ServerMessage::Error { code, message } => {
+            assert_eq!(code, ErrorCode::Overloaded);
+            assert!(
+                message.contains("already serves 1 live streams"),
+                "{message}"
+            );
+        }
+        message => panic!("expected a refusal, got {message:?}"),
+    }
+    server.stop().await.expect("stops");
+}

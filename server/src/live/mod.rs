@@ -194,8 +194,15 @@ fn encode(message: &ServerMessage) -> Option<Frame> {
     }
 }
 
-/// Normalises a filter so equal views share one stream (empty names mean "all").
+/// Normalises a filter so equal views share one stream (empty names mean "all"). The times
+/// of an absolute range that is not one (a lone `from_ms`, or `from_ms` after `to_ms`: the
+/// query reads the live range) are cleared, or a client could make a new stream per value.
+/// (An absolute range keeps the live range it came with: the page returns to it.)
 pub fn normalise(mut filter: Filter) -> Filter {
+    if filter.absolute().is_none() {
+        filter.from_ms = None;
+        filter.to_ms = None;
+    }
     filter.environment = filter.environment.filter(|name| !name.is_empty());
     filter.deployment = filter.deployment.filter(|name| !name.is_empty());
     filter.model = filter.model.filter(|name| !name.is_empty());
@@ -444,5 +451,35 @@ mod tests {
             refresh_interval_ms(&view(recent, 5000), 10_000_000, 1000),
             1000
         );
+    }
+
+    #[test]
+    fn filters_that_query_the_same_view_normalise_to_one_stream_key() {
+        let live = Filter {
+            range: TimeRange::Last1h,
+            ..Filter::default()
+        };
+        // A lone from_ms, or times in the wrong order, read as the live range: one key.
+        for times in [
+            (Some(5), None),
+            (None, Some(9)),
+            (Some(9), Some(5)),
+            (Some(-1), Some(5)),
+        ] {
+            let odd = Filter {
+                from_ms: times.0,
+                to_ms: times.1,
+                ..live.clone()
+            };
+            assert_eq!(normalise(odd), normalise(live.clone()), "{times:?}");
+        }
+        // A real absolute range keeps its times.
+        let absolute = Filter {
+            from_ms: Some(1_000),
+            to_ms: Some(2_000),
+            ..live.clone()
+        };
+        assert_eq!(normalise(absolute.clone()).absolute(), Some((1_000, 2_000)));
+        assert_ne!(normalise(absolute), normalise(live));
     }
 }
