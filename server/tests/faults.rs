@@ -21,6 +21,15 @@ use server::config::TargetConfig;
 use server::model::Signal;
 use server::store::Samples;
 
+/// The health of one replica's target, as `/api/v1/targets` listed it.
+fn health_of(targets: &[TargetHealth], replica: &str) -> TargetHealth {
+    targets
+        .iter()
+        .find(|t| t.replica == replica)
+        .unwrap_or_else(|| panic!("target {replica}"))
+        .clone()
+}
+
 /// A port nothing listens on: bound, then released.
 async fn refused_port() -> u16 {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
@@ -184,13 +193,7 @@ async fn misbehaving_exporters_fail_alone_and_good_data_stays_complete() {
         .await
         .expect("targets JSON");
     assert_eq!(targets.len(), 9);
-    let health = |replica: &str| {
-        targets
-            .iter()
-            .find(|t| t.replica == replica)
-            .unwrap_or_else(|| panic!("target {replica}"))
-            .clone()
-    };
+    let health = |replica: &str| health_of(&targets, replica);
     let reason = |replica: &str| {
         let target = health(replica);
         assert!(!target.up, "{replica} should be down: {target:?}");
@@ -412,13 +415,7 @@ async fn redirects_are_followed_on_the_same_host_only_and_credentials_never_show
         .expect("body");
     assert!(!body.contains("hunter2"), "the password shows: {body}");
     let targets: Vec<TargetHealth> = serde_json::from_str(&body).expect("targets JSON");
-    let health = |replica: &str| {
-        targets
-            .iter()
-            .find(|t| t.replica == replica)
-            .unwrap_or_else(|| panic!("target {replica}"))
-            .clone()
-    };
+    let health = |replica: &str| health_of(&targets, replica);
     let off = health("off-host");
     assert!(!off.up);
     let why = off.last_error.unwrap_or_default();

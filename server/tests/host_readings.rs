@@ -132,6 +132,8 @@ impl Drop for FakeHost {
 }
 
 const POD: &str = "cgroup/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1a2b.slice";
+/// The container's cgroup, inside [`POD`].
+const CONTAINER: &str = "cgroup/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1a2b.slice/cri-containerd-9f8e.scope";
 
 fn container_host(name: &str) -> FakeHost {
     let host = FakeHost::new(name);
@@ -143,7 +145,7 @@ fn container_host(name: &str) -> FakeHost {
         "proc/4242/cgroup",
         "0::/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1a2b.slice/cri-containerd-9f8e.scope\n",
     );
-    let container = format!("{POD}/cri-containerd-9f8e.scope");
+    let container = CONTAINER;
     host.write(&format!("{container}/memory.current"), "734003200\n");
     host.write(
         &format!("{container}/memory.stat"),
@@ -159,7 +161,7 @@ fn container_host(name: &str) -> FakeHost {
 #[test]
 fn a_container_reads_its_limits_the_tightest_of_its_cgroup_and_those_above() {
     let host = container_host("limits");
-    let container = format!("{POD}/cri-containerd-9f8e.scope");
+    let container = CONTAINER;
     // The container: 1.5 cores (150 ms in every 100 ms), 2 GiB. The pod above it: 4 cores
     // and 1 GiB, which is tighter for memory. The kernel enforces both (cgroup-v2.rst:
     // "cpu.max … $MAX $PERIOD", "memory.max … hard limit"), so the reading is 1.5 cores and
@@ -200,7 +202,7 @@ fn a_container_reads_its_limits_the_tightest_of_its_cgroup_and_those_above() {
 #[test]
 fn a_container_without_limits_reports_none() {
     let host = container_host("unlimited");
-    let container = format!("{POD}/cri-containerd-9f8e.scope");
+    let container = CONTAINER;
     host.write(&format!("{container}/cpu.max"), "max 100000\n");
     host.write(&format!("{container}/memory.max"), "max\n");
     let reading = host.proc().process(4242).expect("reading");
@@ -214,7 +216,7 @@ fn a_container_without_limits_reports_none() {
 #[test]
 fn a_cpu_quota_with_another_period_is_quota_over_period() {
     let host = container_host("period");
-    let container = format!("{POD}/cri-containerd-9f8e.scope");
+    let container = CONTAINER;
     // 25 ms in every 50 ms: half a core.
     host.write(&format!("{container}/cpu.max"), "25000 50000\n");
     let reading = host.proc().process(4242).expect("reading");
